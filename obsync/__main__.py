@@ -1,0 +1,3 @@
+from obsync.cli import entry
+
+entry()

@@ -1,0 +1,99 @@
+"""The command line: ``main(argv) -> int``, one small function per command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from obsync import __version__
+from obsync.errors import ObsyncError
+
+log = logging.getLogger("obsync")
+
+
+def configure_logging(verbosity: int) -> None:
+    """The one place logging is set up: to stderr, so journald keeps it."""
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("obsync: %(levelname)s: %(message)s"))
+    root = logging.getLogger("obsync")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
+    parser.add_argument("--export", type=Path, metavar="DIR", help="the export folder to read")
+    parser.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault to write")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="obsync",
+        description="Keep an Obsidian vault in step with Zotero annotation exports.",
+    )
+    parser.add_argument("--version", action="version", version=f"obsync {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sync = commands.add_parser("sync", help="sync once and exit")
+    _add_paths(sync)
+    sync.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
+    sync.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    sync.add_argument(
+        "--restore-deleted", action="store_true", help="re-create notes the user deleted"
+    )
+    sync.set_defaults(handler=cmd_sync)
+    return parser
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from obsync.config import resolve
+    from obsync.plan import describe
+    from obsync.sync import run_sync
+
+    settings = resolve(config_path=args.config, export=args.export, vault=args.vault)
+    report = run_sync(settings, dry_run=args.dry_run, restore_deleted=args.restore_deleted)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        if args.dry_run:
+            lines = list(describe(report.plan))
+            print("\n".join(lines) if lines else "nothing to do")
+            print("dry run, nothing written: " + report.summary())
+        elif not args.quiet:
+            print(report.summary())
+    return report.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    configure_logging(-1 if args.quiet else args.verbose)
+    try:
+        return int(args.handler(args))
+    except ObsyncError as exc:
+        print(f"obsync: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        log.critical("unexpected error (please report it)", exc_info=True)
+        return 3
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,193 @@
+"""Configuration: a TOML file validated by pydantic, plus command-line overrides."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from obsync.colors import NAMES, normalise
+from obsync.errors import ObsyncError
+
+DEFAULT_MARKER = "%% obsync: write your notes below this line %%"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _vault_relative(value: str) -> str:
+    path = PurePosixPath(value.replace("\\", "/"))
+    if not value.strip() or path.is_absolute() or ".." in path.parts:
+        raise ValueError("must be a folder inside the vault, such as 'Zotero/Annotations'")
+    return str(path)
+
+
+class Folders(_Strict):
+    """Where notes go, relative to the vault."""
+
+    annotations: str = "Zotero/Annotations"
+    sources: str = "Zotero/Sources"
+    attachments: str = "Zotero/Attachments"
+
+    _check = field_validator("annotations", "sources", "attachments")(_vault_relative)
+
+
+class Notes(_Strict):
+    marker: Annotated[str, Field(min_length=1)] = DEFAULT_MARKER
+
+    @field_validator("marker")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if value != value.strip() or "\n" in value or "\r" in value:
+            raise ValueError("must be one line without leading or trailing spaces")
+        if value.startswith("---"):
+            raise ValueError("must not start with '---' (that is a YAML delimiter)")
+        return value
+
+
+class Config(_Strict):
+    """The config file's contents (every key is optional)."""
+
+    export: Path | None = None
+    vault: Path | None = None
+    state: Path | None = None
+    folders: Folders = Folders()
+    notes: Notes = Notes()
+    colors: dict[str, list[str]] = {}
+
+    @field_validator("colors")
+    @classmethod
+    def _colour_keys(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, tags in value.items():
+            if key in NAMES:
+                out[key] = tags
+            elif (hex_ := normalise(key)) is not None:
+                out[hex_] = tags
+            else:
+                raise ValueError(
+                    f"{key!r} is not a colour: use a palette name ({', '.join(NAMES)}) "
+                    "or a hex colour such as '#ffd400'"
+                )
+            for tag in tags:
+                if not tag or any(c.isspace() for c in tag) or tag.startswith("#"):
+                    raise ValueError(f"tag {tag!r} for {key!r}: tags have no spaces and no '#'")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a sync needs, with paths resolved."""
+
+    export: Path
+    vault: Path
+    state_file: Path
+    annotations_folder: str
+    sources_folder: str
+    attachments_folder: str
+    marker: str
+    colors: Mapping[str, tuple[str, ...]]
+    config_file: Path | None
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")) / ".config")
+    return Path(base).expanduser() / "obsync" / "config.toml"
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")) / ".local" / "state")
+    return Path(base).expanduser() / "obsync"
+
+
+def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """``--config``, else ``$OBSYNC_CONFIG``, else the XDG default if it exists."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ObsyncError(f"config file not found: {explicit}")
+        return explicit
+    if env.get("OBSYNC_CONFIG"):
+        path = Path(env["OBSYNC_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ObsyncError(f"config file not found: {path} (from $OBSYNC_CONFIG)")
+        return path
+    path = default_config_path(env)
+    return path if path.is_file() else None
+
+
+def load_config_file(path: Path) -> Config:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ObsyncError(f"{path}: cannot read config: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ObsyncError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ObsyncError(f"{path}: key '{key}': {first['msg']}") from exc
+
+
+def resolve(
+    *,
+    config_path: Path | None,
+    export: Path | None,
+    vault: Path | None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge the config file (if any) with command-line overrides."""
+    environ = os.environ if env is None else env
+    found = find_config(config_path, environ)
+    config = load_config_file(found) if found is not None else Config()
+    where = f" in {found}" if found else ""
+    export_dir = export or config.export
+    vault_dir = vault or config.vault
+    if export_dir is None:
+        raise ObsyncError(f"no export folder: pass --export DIR or set 'export'{where}")
+    if vault_dir is None:
+        raise ObsyncError(f"no vault: pass --vault DIR or set 'vault'{where}")
+    export_dir = export_dir.expanduser().resolve()
+    vault_dir = vault_dir.expanduser().resolve()
+    if not export_dir.is_dir():
+        raise ObsyncError(f"export folder not found: {export_dir}")
+    if (
+        vault_dir == export_dir
+        or vault_dir.is_relative_to(export_dir)
+        or (
+            export_dir.is_relative_to(vault_dir)
+            and any(
+                export_dir.is_relative_to(vault_dir / folder)
+                for folder in (
+                    config.folders.annotations,
+                    config.folders.sources,
+                    config.folders.attachments,
+                )
+            )
+        )
+    ):
+        raise ObsyncError(
+            f"the vault ({vault_dir}) and the export folder ({export_dir}) overlap: "
+            "obsync never writes into the export folder"
+        )
+    state_dir = (config.state or default_state_dir(environ)).expanduser().resolve()
+    vault_id = hashlib.sha256(str(vault_dir).encode()).hexdigest()[:16]
+    return Settings(
+        export=export_dir,
+        vault=vault_dir,
+        state_file=state_dir / f"vault-{vault_id}.sqlite",
+        annotations_folder=config.folders.annotations,
+        sources_folder=config.folders.sources,
+        attachments_folder=config.folders.attachments,
+        marker=config.notes.marker,
+        colors={key: tuple(tags) for key, tags in config.colors.items()},
+        config_file=found,
+    )

@@ -1,0 +1,97 @@
+"""Read an export folder: find the export files, read each with its format's reader, merge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from obsync.export import better_notes
+from obsync.model import Annotation, ExportRead, InputError, SourceInfo
+
+EXPORT_SUFFIXES = (".md", ".markdown")
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """What one export file gave: its annotations and the errors met reading it."""
+
+    path: Path
+    annotations: tuple[Annotation, ...]
+    errors: tuple[InputError, ...]
+    failed: bool = False
+
+
+def is_export_file(name: str) -> bool:
+    """Export files by name: hidden files and the ``*.tmp`` of atomic writes are not."""
+    return not name.startswith(".") and name.lower().endswith(EXPORT_SUFFIXES)
+
+
+def export_files(root: Path) -> Iterator[Path]:
+    """Every export file below ``root``, in a stable order; hidden folders skipped."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if is_export_file(name):
+                yield Path(folder) / name
+
+
+def decode(data: bytes, path: Path) -> tuple[str, list[InputError]]:
+    """UTF-8 text of a file; invalid bytes are reported (with their line) and replaced."""
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        error = InputError(path, line, f"not valid UTF-8 (byte {exc.start}); bad bytes replaced")
+        return data.decode("utf-8", errors="replace"), [error]
+
+
+def read_file(path: Path, root: Path) -> FileRead:
+    """Read one export file; any problem is an error in the result, never an exception."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileRead(path, (), (InputError(path, None, f"cannot read: {exc.strerror}"),), True)
+    text, errors = decode(data, path)
+    annotations: list[Annotation] = []
+    if better_notes.looks_like(text):
+        annotations, found = better_notes.read_text(text, path, root)
+        errors.extend(found)
+    return FileRead(path, tuple(annotations), tuple(errors))
+
+
+def merge(reads: Iterable[FileRead]) -> ExportRead:
+    """One annotation per key: the richest copy wins, ties go to the first file and line."""
+    reads = sorted(reads, key=lambda r: r.path)
+    best: dict[str, Annotation] = {}
+    titles: dict[str, SourceInfo] = {}
+    for read in reads:
+        for annotation in read.annotations:
+            kept = best.get(annotation.key)
+            if kept is None or annotation.richness() > kept.richness():
+                best[annotation.key] = annotation
+            source = annotation.source
+            known = titles.get(source.key)
+            if known is None or (-source.title_rank, source.title) < (
+                -known.title_rank,
+                known.title,
+            ):
+                titles[source.key] = source
+    annotations = tuple(
+        _with_source(a, titles[a.source.key]) for a in sorted(best.values(), key=lambda a: a.key)
+    )
+    return ExportRead(
+        annotations=annotations,
+        errors=tuple(e for r in reads for e in r.errors),
+        files=tuple(r.path for r in reads),
+        files_failed=sum(bool(r.errors) for r in reads),
+    )
+
+
+def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
+    return annotation if annotation.source == source else replace(annotation, source=source)
+
+
+def read_folder(root: Path) -> ExportRead:
+    return merge(read_file(path, root) for path in export_files(root))

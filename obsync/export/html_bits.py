@@ -1,0 +1,70 @@
+"""A small, exact scanner for the raw HTML that Better Notes leaves in its Markdown.
+
+Better Notes writes annotation spans as machine-generated HTML (hast-util-to-html):
+double-quoted attributes, balanced ``<span>`` tags. A full HTML parser per
+paragraph costs more than the whole rest of a sync, so this module finds the
+few elements obsync needs with regular expressions and a depth counter.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_SPAN_OPEN = re.compile(r"""<span\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
+_SPAN_EDGE = re.compile(r"<span\b|</span\s*>", re.IGNORECASE)
+_TAG = re.compile(r"""<([A-Za-z][A-Za-z0-9]*)\b((?:[^>"']|"[^"]*"|'[^']*')*?)/?>""")
+
+
+def parse_attrs(source: str) -> dict[str, str]:
+    """Attributes of one tag's inside, names lower-cased, values HTML-unescaped."""
+    attrs: dict[str, str] = {}
+    for match in _ATTR.finditer(source):
+        name = match.group(1).lower()
+        value = next((g for g in match.group(2, 3, 4) if g is not None), "")
+        attrs.setdefault(name, html.unescape(value))
+    return attrs
+
+
+def first_tag(source: str, name: str) -> dict[str, str] | None:
+    """The attributes of the first ``<name …>`` tag in ``source``, or None."""
+    for match in _TAG.finditer(source):
+        if match.group(1).lower() == name:
+            return parse_attrs(match.group(2))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int  # after the matching </span>; -1 when the span is never closed
+    attrs: dict[str, str]
+    inner: str
+
+
+def spans(source: str) -> list[Span]:
+    """Every outermost ``<span>`` in ``source`` with its balanced contents."""
+    found: list[Span] = []
+    pos = 0
+    while (opening := _SPAN_OPEN.search(source, pos)) is not None:
+        depth, cursor, end, inner_end = 1, opening.end(), -1, len(source)
+        while (edge := _SPAN_EDGE.search(source, cursor)) is not None:
+            depth += 1 if edge.group(0)[1] != "/" else -1
+            cursor = edge.end()
+            if depth == 0:
+                end, inner_end = cursor, edge.start()
+                break
+        found.append(
+            Span(
+                opening.start(),
+                end,
+                parse_attrs(opening.group(1)),
+                source[opening.end() : inner_end],
+            )
+        )
+        if end == -1:
+            break
+        pos = end
+    return found

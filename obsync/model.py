@@ -1,0 +1,112 @@
+"""Frozen value objects shared by the readers, the planner and the renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class AnnotationType(StrEnum):
+    HIGHLIGHT = "highlight"
+    UNDERLINE = "underline"
+    IMAGE = "image"
+    NOTE = "note"
+    TEXT = "text"
+    INK = "ink"
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """A Zotero library: the user's own (``group`` is None) or a group library."""
+
+    group: str | None = None
+
+    def link_part(self) -> str:
+        return "library" if self.group is None else f"groups/{self.group}"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an export item came from, for error messages and tie-breaks."""
+
+    file: Path
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What an export tells about the Zotero item an annotation belongs to.
+
+    ``key`` is the parent item key from the citation, else the attachment key.
+    ``title`` is the best title the export offers (may be empty);
+    ``title_rank`` says how much to trust it (higher wins when copies disagree).
+    """
+
+    key: str
+    library: Library
+    title: str
+    title_rank: int
+    citation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One Zotero annotation as read from an export.
+
+    ``text`` and ``comment`` hold what the user highlighted and wrote, with the
+    exporter's escapes removed; light inline Markdown (``**``, ``*``) and
+    ``<sub>``/``<sup>`` stand for Zotero's own rich-text marks.
+    """
+
+    key: str
+    keyed: bool  # False: ``key`` is a stable id derived by obsync
+    type: AnnotationType
+    text: str
+    comment: str
+    color: str | None
+    page_label: str
+    zotero_link: str
+    citation: str
+    source: SourceInfo
+    image: Path | None
+    location: Location
+    sort_index: tuple[int, float, float] = (0, 0.0, 0.0)
+    attachment_key: str = ""
+
+    def richness(self) -> tuple[int, int, int, int, int]:
+        """Orders copies of the same annotation: the richer copy wins."""
+        return (
+            self.color is not None,
+            self.image is not None,
+            self.keyed,
+            bool(self.zotero_link),
+            len(self.text) + len(self.comment),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """Something in an export that could not be read."""
+
+    file: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRead:
+    """The result of reading an export folder (or one file)."""
+
+    annotations: tuple[Annotation, ...] = ()
+    errors: tuple[InputError, ...] = ()
+    files: tuple[Path, ...] = ()  # every export file present, read or not
+    files_failed: int = 0
+
+    @property
+    def files_read(self) -> int:
+        return len(self.files)

@@ -1,0 +1,466 @@
+"""Decide what a sync does, as plain data, without writing anything.
+
+The plan compares what the export says (the annotations) with what the vault
+holds (found by key, see scan.py) and what obsync last wrote (state.py). Only
+vault.py acts on a plan, so ``--dry-run`` is the plan printed, and tests can
+check decisions without touching a disk.
+
+For each note the decision is:
+
+* no note with its key: create it, unless obsync created it before and the
+  user deleted it (then leave it deleted, or restore it when asked);
+* the generated part (properties obsync owns and the body above the marker)
+  is what obsync would write now: nothing, or only merge tags;
+* it is what obsync wrote last time: the user has not touched it, so write the
+  new version, keeping the user's own properties, tags and all text below the
+  marker byte for byte;
+* anything else means the user edited it: leave the note alone and write the
+  new version beside it as a conflict copy;
+* a note whose marker line is missing or doubled, or whose frontmatter is not
+  YAML, is never rewritten: that is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from obsync import note, render
+from obsync.config import Settings
+from obsync.model import Annotation, ExportRead, SourceInfo
+from obsync.names import safe_stem
+from obsync.scan import CONFLICT_SUFFIX, Found, VaultIndex
+from obsync.state import Record, Snapshot
+
+ANNOTATION = "annotation"
+SOURCE = "source"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    MARK_REMOVED = "mark-removed"
+    CONFLICT_COPY = "conflict-copy"
+
+
+@dataclass(frozen=True, slots=True)
+class NoteWrite:
+    action: Action
+    kind: str
+    key: str
+    path: PurePosixPath  # relative to the vault
+    content: str
+    expected: str | None  # the note's text the plan was made from (None: must not exist)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCopy:
+    source: Path
+    path: PurePosixPath
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    kind: str
+    key: str
+    path: PurePosixPath
+    copy: PurePosixPath
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: PurePosixPath
+    message: str
+
+
+@dataclass(slots=True)
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    conflicts: int = 0
+    deleted: int = 0  # deleted by the user and left deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    writes: tuple[NoteWrite, ...]
+    copies: tuple[ImageCopy, ...]
+    conflicts: tuple[Conflict, ...]
+    problems: tuple[Problem, ...]
+    records: tuple[Record, ...]  # the state once the plan is applied
+    annotations: Counts
+    sources: Counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.writes and not self.copies
+
+
+@dataclass(frozen=True, slots=True)
+class _Desired:
+    kind: str
+    key: str
+    rendered: render.Rendered
+    managed: tuple[str, ...]
+
+
+def fingerprint(values: dict[str, Any], body: str) -> str:
+    """Identity of a generated part: obsync's properties (tags aside) and the body."""
+    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    normalised = body.replace("\r\n", "\n").strip()
+    return hashlib.sha256(f"{canonical}\0{normalised}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _desired_values(desired: _Desired) -> dict[str, Any]:
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in desired.rendered.properties
+        if k != "tags"
+    }
+
+
+def _tag_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(t) for t in value if t is not None]
+    return []
+
+
+@dataclass(slots=True)
+class _Planner:
+    settings: Settings
+    index: VaultIndex
+    state: Snapshot
+    restore_deleted: bool
+    same_file: Callable[[Path, PurePosixPath], bool]
+    writes: list[NoteWrite] = field(default_factory=list)
+    copies: list[ImageCopy] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)  # casefolded stems allocated in this plan
+
+    @property
+    def marker(self) -> str:
+        return self.settings.marker
+
+    # -- paths ------------------------------------------------------------------
+
+    def new_path(self, folder: str, stem: str, key: str) -> PurePosixPath:
+        """A path for a new note whose name no other note in the vault has."""
+        candidate = stem
+        if self._stem_taken(candidate):
+            candidate = f"{stem} ({key})"
+        number = 2
+        while self._stem_taken(candidate):
+            candidate = f"{stem} ({key}) {number}"
+            number += 1
+        self.taken.add(candidate.casefold())
+        return PurePosixPath(folder) / f"{candidate}.md"
+
+    def _stem_taken(self, stem: str) -> bool:
+        folded = stem.casefold()
+        return folded in self.index.stems or folded in self.taken
+
+    # -- one note ---------------------------------------------------------------
+
+    def note(
+        self,
+        desired: _Desired,
+        found: Found | None,
+        path_if_new: Callable[[], PurePosixPath],
+        counts: Counts,
+        extra: dict[str, str],
+    ) -> PurePosixPath | None:
+        """Plan one note; returns where it is (or will be), None if deleted by the user."""
+        record = self.state.get(desired.kind, desired.key)
+        rendered = desired.rendered
+        values = _desired_values(desired)
+        desired_fp = fingerprint(values, rendered.body)
+
+        def remember(path: PurePosixPath, fp: str, tags: Sequence[str]) -> None:
+            self.records.append(
+                Record(desired.kind, desired.key, str(path), fp, tuple(tags), **extra)
+            )
+
+        if found is None:
+            if record is not None and not self.restore_deleted:
+                counts.deleted += 1
+                self.records.append(record)
+                return None
+            path = path_if_new()
+            content = note.join(
+                note.render_head(rendered.properties, rendered.body), self.marker + "\n"
+            )
+            self.writes.append(
+                NoteWrite(Action.CREATE, desired.kind, desired.key, path, content, None)
+            )
+            counts.created += 1
+            remember(path, desired_fp, rendered.generated_tags)
+            return path
+
+        path = found.path
+        parts = note.split(found.text, self.marker)
+        if isinstance(parts, note.MarkerProblem):
+            self.problems.append(Problem(path, f"{parts.value}: note left as it is"))
+            counts.unchanged += 1
+            if record is not None:
+                self.records.append(record)
+            return path
+        head = note.parse_head(parts.head)
+        try:
+            current = head.values()
+        except yaml.YAMLError:
+            self.problems.append(Problem(path, "frontmatter is not valid YAML: note left as it is"))
+            counts.unchanged += 1
+            if record is not None:
+                self.records.append(record)
+            return path
+        owned = {k: current[k] for k in desired.managed if k in current and k != "tags"}
+        current_fp = fingerprint(owned, head.body)
+        current_tags = _tag_list(current.get("tags"))
+        generated = list(rendered.generated_tags)
+        stale = set(record.tags if record else ()) - set(generated)
+        merged = generated + [t for t in current_tags if t not in generated and t not in stale]
+        tags_ok = set(merged) == set(current_tags)
+
+        if current_fp == desired_fp and tags_ok:
+            counts.unchanged += 1
+            remember(path, desired_fp, generated)
+            return path
+        if current_fp == desired_fp or (record is not None and current_fp == record.fingerprint):
+            properties = [(k, tuple(merged) if k == "tags" else v) for k, v in rendered.properties]
+            user_blocks = tuple(b for b in head.blocks or () if b.key not in desired.managed)
+            new_head = note.render_head(properties, rendered.body, user_blocks)
+            content = note.join(new_head, parts.marker_line, parts.tail)
+            if content != found.text:
+                self.writes.append(
+                    NoteWrite(Action.UPDATE, desired.kind, desired.key, path, content, found.text)
+                )
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+            remember(path, desired_fp, generated)
+            return path
+
+        # The user edited the generated part, and it changed upstream too.
+        copy = path.with_name(f"{path.stem}{CONFLICT_SUFFIX}.md")
+        content = note.join(
+            note.render_head(rendered.properties, rendered.body), self.marker + "\n"
+        )
+        self.conflicts.append(Conflict(desired.kind, desired.key, path, copy))
+        self.writes.append(
+            NoteWrite(Action.CONFLICT_COPY, desired.kind, desired.key, copy, content, None)
+        )
+        counts.conflicts += 1
+        if record is not None:
+            self.records.append(record)
+        else:  # unknown: never take the user's version for obsync's own
+            remember(path, "", current_tags)
+        return path
+
+    def mark_removed(self, record: Record, found: Found, counts: Counts) -> None:
+        """Set ``annotation-status: removed`` on a note, changing nothing else."""
+        parts = note.split(found.text, self.marker)
+        if isinstance(parts, note.MarkerProblem):
+            self.problems.append(Problem(found.path, f"{parts.value}: note left as it is"))
+            self.records.append(record)
+            return
+        head = note.parse_head(parts.head)
+        try:
+            current = head.values()
+        except yaml.YAMLError:
+            self.problems.append(
+                Problem(found.path, "frontmatter is not valid YAML: note left as it is")
+            )
+            self.records.append(record)
+            return
+        if current.get("annotation-status") == "removed":
+            counts.unchanged += 1
+            self.records.append(record)
+            return
+        blocks = [b for b in head.blocks or () if b.key != "annotation-status"]
+        status = note.Block(
+            "annotation-status", note.property_block("annotation-status", "removed")
+        )
+        text = "---\n" + "".join(b.text for b in [*blocks, status]) + "---\n" + head.body
+        content = note.join(text, parts.marker_line, parts.tail)
+        self.writes.append(
+            NoteWrite(Action.MARK_REMOVED, ANNOTATION, record.key, found.path, content, found.text)
+        )
+        counts.removed += 1
+        owned = {k: v for k, v in current.items() if k in render.ANNOTATION_KEYS and k != "tags"}
+        owned["annotation-status"] = "removed"
+        fp = fingerprint(owned, head.body) if record.fingerprint else ""
+        self.records.append(
+            Record(
+                ANNOTATION,
+                record.key,
+                str(found.path),
+                fp,
+                record.tags,
+                record.export_file,
+                record.source_key,
+                record.entry,
+            )
+        )
+
+    # -- images -----------------------------------------------------------------
+
+    def image(self, annotation: Annotation) -> str | None:
+        if annotation.image is None:
+            return None
+        name = f"{annotation.key}{annotation.image.suffix.lower()}"
+        target = PurePosixPath(self.settings.attachments_folder) / name
+        if target not in self.index.files or not self.same_file(annotation.image, target):
+            self.copies.append(ImageCopy(annotation.image, target))
+        return name
+
+
+def _export_name(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def make_plan(
+    export: ExportRead,
+    index: VaultIndex,
+    state: Snapshot,
+    settings: Settings,
+    *,
+    restore_deleted: bool = False,
+    same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
+) -> Plan:
+    planner = _Planner(settings, index, state, restore_deleted, same_file)
+    annotation_counts, source_counts = Counts(), Counts()
+
+    by_source: dict[str, list[Annotation]] = defaultdict(list)
+    sources: dict[str, SourceInfo] = {}
+    for annotation in export.annotations:
+        by_source[annotation.source.key].append(annotation)
+        sources[annotation.source.key] = annotation.source
+    live = {a.key for a in export.annotations}
+    present = {_export_name(p, settings.export) for p in export.files}
+
+    # Annotations the export no longer has: still listed in their literature note.
+    gone: dict[str, list[Record]] = defaultdict(list)
+    for record in state.records.values():
+        if record.kind == ANNOTATION and record.key not in live:
+            gone[record.source_key].append(record)
+
+    # Where each literature note is, or will be: annotation notes link to it.
+    source_paths: dict[str, PurePosixPath] = {}
+    for key in sorted(sources):
+        found = index.sources.get(key)
+        if found is not None:
+            source_paths[key] = found.path
+        else:
+            stem = safe_stem(sources[key].title, fallback=key)
+            source_paths[key] = planner.new_path(settings.sources_folder, stem, key)
+
+    for key in sorted(sources):
+        source = sources[key]
+        source_stem = source_paths[key].stem
+        entries: list[render.Entry] = []
+        for annotation in sorted(by_source[key], key=lambda a: a.key):
+            image_name = planner.image(annotation)
+            rendered = render.annotation_note(
+                annotation,
+                source_stem=source_stem,
+                image_name=image_name,
+                colors=settings.colors,
+                marker=settings.marker,
+            )
+            folder = f"{settings.annotations_folder}/{safe_stem(source_stem, fallback=key)}"
+            found = index.annotations.get(annotation.key)
+            placeholder = render.entry_text(annotation, annotation.key, settings.marker)
+            extra = {
+                "export_file": _export_name(annotation.location.file, settings.export),
+                "source_key": key,
+            }
+            path = planner.note(
+                _Desired(ANNOTATION, annotation.key, rendered, render.ANNOTATION_KEYS),
+                found,
+                partial(planner.new_path, folder, annotation.key, annotation.key),
+                annotation_counts,
+                {**extra, "entry": placeholder},
+            )
+            if path is None:
+                continue
+            text = render.entry_text(annotation, path.stem, settings.marker)
+            sort = (*annotation.sort_index, annotation.location.line, annotation.key)
+            entries.append(render.Entry(sort, text))
+            planner.records[-1] = replace(planner.records[-1], entry=text)
+        for record in gone.pop(key, []):
+            _plan_gone(planner, record, present, annotation_counts, entries)
+        rendered = render.source_note(source, entries, marker=settings.marker)
+        planner.note(
+            _Desired(SOURCE, key, rendered, render.SOURCE_KEYS),
+            index.sources.get(key),
+            partial(source_paths.__getitem__, key),
+            source_counts,
+            {},
+        )
+    # Annotations of sources the export no longer mentions at all.
+    for records in gone.values():
+        for record in records:
+            _plan_gone(planner, record, present, annotation_counts, [])
+    for record in state.records.values():
+        if record.kind == SOURCE and record.key not in sources:
+            planner.records.append(record)
+
+    return Plan(
+        writes=tuple(planner.writes),
+        copies=tuple(planner.copies),
+        conflicts=tuple(planner.conflicts),
+        problems=tuple(planner.problems),
+        records=tuple(planner.records),
+        annotations=annotation_counts,
+        sources=source_counts,
+    )
+
+
+def _plan_gone(
+    planner: _Planner,
+    record: Record,
+    present: set[str],
+    counts: Counts,
+    entries: list[render.Entry],
+) -> None:
+    """An annotation obsync synced before that the export no longer has."""
+    found = planner.index.annotations.get(record.key)
+    if found is None:  # deleted by the user: forget nothing, show nothing
+        planner.records.append(record)
+        return
+    removed = record.export_file in present  # its file is there, without it
+    if removed:
+        planner.mark_removed(record, found, counts)
+    else:
+        planner.records.append(record)
+    entries.append(render.Entry((1 << 30, 0.0, 0.0, 0, record.key), record.entry, removed))
+
+
+def describe(plan: Plan) -> Iterable[str]:
+    """The plan as lines for ``--dry-run``."""
+    for write in plan.writes:
+        yield f"{write.action.value:13} {write.kind:10} {write.path}"
+    for copy in plan.copies:
+        yield f"{'copy':13} {'image':10} {copy.path}"
+    for conflict in plan.conflicts:
+        yield f"{'conflict':13} {conflict.kind:10} {conflict.path} (new version: {conflict.copy})"
+    for problem in plan.problems:
+        yield f"{'problem':13} {'note':10} {problem.path}: {problem.message}"
