@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from obsync.colors import color_tags
+from obsync.colors import color_name, color_tags
 from obsync.model import Annotation, AnnotationType, SourceInfo
 from obsync.note import Value
 
@@ -115,7 +115,7 @@ def entry_text(annotation: Annotation, stem: str, marker: str) -> str:
     """An annotation's line in its literature note (without the list bullet)."""
     label = link_label(annotation.text or annotation.comment or annotation.type.value, 60)
     page = f"p. {link_label(annotation.page_label)} · " if annotation.page_label else ""
-    color = f" · {annotation.color}" if annotation.color else ""
+    color = f" · {color_name(annotation.color)}" if annotation.color else ""
     return f"{page}{wikilink(stem, neutralise(label, marker))}{color}"
 
 

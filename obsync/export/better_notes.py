@@ -267,7 +267,7 @@ class _Reader:
         source = SourceInfo(
             key=source_ref.key,
             library=source_ref.library,
-            title=title,
+            title=title or source_ref.key,
             title_rank=rank if title else 0,
             citation=_LOCATOR.sub("", citation_text).strip(),
         )
@@ -345,11 +345,34 @@ def _citation_title(citation: str) -> str:
     return common.strip_quotes(short) if common.is_quoted(short.split(",")[0]) else short
 
 
+def _attach_orphan_citations(drafts: list[_Draft]) -> list[_Draft]:
+    """Blockquote templates put the citation and comment in the paragraph after the highlight."""
+    out: list[_Draft] = []
+    for draft in drafts:
+        previous = out[-1] if out else None
+        if (
+            previous is not None
+            and previous.anchor is not None
+            and previous.citation is None
+            and not "".join(previous.comment_parts).strip()
+            and draft.anchor is None
+            and draft.citation is not None
+            and not draft.before.strip()
+        ):
+            previous.citation = draft.citation
+            previous.comment_parts = draft.comment_parts
+            continue
+        out.append(draft)
+    return out
+
+
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Better Notes Markdown file's text; never raises on bad input."""
-    reader = _Reader(path, root, text.removeprefix("\ufeff"))
+    reader = _Reader(path, root.resolve(), text.removeprefix("\ufeff"))
     header, body_line = reader.header()
-    drafts = [d for line, block in reader.blocks(body_line) for d in reader.drafts(block, line)]
+    drafts = _attach_orphan_citations(
+        [d for line, block in reader.blocks(body_line) for d in reader.drafts(block, line)]
+    )
     parents = Counter(
         ref.key
         for d in drafts

@@ -1,0 +1,134 @@
+"""Rendering the generated part of notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from obsync import note, render
+from obsync.config import DEFAULT_MARKER as MARKER
+from obsync.model import Annotation, AnnotationType, Library, Location, SourceInfo
+
+SOURCE = SourceInfo(
+    "7UKARWPR", Library(), "A Survey of Large Language Models", 3, "Zhao et al., 2023"
+)
+
+
+def make(**changes: object) -> Annotation:
+    fields: dict[str, object] = {
+        "key": "RC4HW3AF",
+        "keyed": True,
+        "type": AnnotationType.HIGHLIGHT,
+        "text": "Since the researchers have found",
+        "comment": "This is my comment.",
+        "color": "#ffd400",
+        "page_label": "1",
+        "zotero_link": "zotero://open-pdf/library/items/KB2C5XMW?page=1&annotation=RC4HW3AF",
+        "citation": "Zhao et al., 2023, p. 1",
+        "source": SOURCE,
+        "image": None,
+        "location": Location(Path("x.md"), 1),
+    }
+    fields.update(changes)
+    return Annotation(**fields)  # type: ignore[arg-type]
+
+
+def rendered_text(annotation: Annotation, **kw: object) -> str:
+    r = render.annotation_note(
+        annotation,
+        source_stem="A Survey of Large Language Models",
+        image_name=kw.get("image_name"),  # type: ignore[arg-type]
+        colors=kw.get("colors", {}),  # type: ignore[arg-type]
+        marker=MARKER,
+    )
+    return note.join(note.render_head(r.properties, r.body), MARKER + "\n")
+
+
+def test_annotation_note_has_exactly_the_spec_properties() -> None:
+    text = rendered_text(make())
+    assert text == (
+        "---\n"
+        "annotation-key: RC4HW3AF\n"
+        "annotation-type: highlight\n"
+        'source: "[[A Survey of Large Language Models]]"\n'
+        'page: "1"\n'
+        'color: "#ffd400"\n'
+        "tags:\n"
+        "  - zotero/yellow\n"
+        'zotero: "zotero://open-pdf/library/items/KB2C5XMW?page=1&annotation=RC4HW3AF"\n'
+        'citation: "Zhao et al., 2023, p. 1"\n'
+        "---\n"
+        "> Since the researchers have found\n"
+        "\n"
+        "This is my comment.\n"
+        "\n"
+        "[[A Survey of Large Language Models]] · p. 1 · "
+        "[Open in Zotero](<zotero://open-pdf/library/items/KB2C5XMW?page=1&annotation=RC4HW3AF>)\n"
+        "\n"
+        f"{MARKER}\n"
+    )
+
+
+def test_colour_tags_default_and_custom() -> None:
+    assert "  - zotero/purple\n" in rendered_text(make(color="#a28ae5"))
+    assert "  - zotero/ffec00\n" in rendered_text(make(color="#ffec00"))
+    custom = rendered_text(make(), colors={"yellow": ("important", "read/later")})
+    assert "  - important\n  - read/later\n" in custom
+    no_colour = rendered_text(make(color=None))
+    assert "color:" not in no_colour and "tags: []\n" in no_colour
+
+
+def test_image_is_embedded() -> None:
+    text = rendered_text(make(type=AnnotationType.IMAGE, text=""), image_name="RC4HW3AF.png")
+    assert "\n![[RC4HW3AF.png]]\n" in text
+
+
+def test_multiline_text_is_one_quote() -> None:
+    text = rendered_text(make(text="line one\n\nline three"))
+    assert "> line one\n>\n> line three\n" in text
+
+
+def test_active_content_is_neutralised() -> None:
+    hostile = (
+        "<script>alert(1)</script> <% tp.file.title %> %% hidden %%\n"
+        "```dataviewjs\ndv.el('b')\n```\n~~~tasks\n~~~\n---\n"
+        f"{MARKER}\n&lt;kept&gt; x<sub>2</sub>"
+    )
+    text = rendered_text(make(comment=hostile, text=hostile))
+    assert "<script" not in text and "<%" not in text
+    assert "%%" not in text.replace(MARKER, "")
+    body = text.split("\n---\n", 1)[1]
+    for line in body.splitlines():
+        bare = line.lstrip("> ")
+        assert not bare.startswith(("```", "~~~")) and bare.strip() != "---", line
+    assert "&amp;lt;kept&amp;gt;" in text and "x<sub>2</sub>" in text
+    assert isinstance(note.split(text, MARKER), note.Parts)
+
+
+@given(st.text(), st.text())
+def test_generated_part_never_holds_a_marker_line(text: str, comment: str) -> None:
+    rendered = rendered_text(make(text=text, comment=comment))
+    assert isinstance(note.split(rendered, MARKER), note.Parts)
+
+
+def test_literature_note_lists_annotations_in_page_order() -> None:
+    entries = [
+        render.Entry(
+            (2, 0.0, 0.0, 1, "B"), render.entry_text(make(key="B", page_label="3"), "B", MARKER)
+        ),
+        render.Entry((0, -700.0, 0.0, 1, "A"), render.entry_text(make(key="A"), "A", MARKER)),
+        render.Entry((1 << 30, 0.0, 0.0, 0, "C"), "[[C]]", removed=True),
+    ]
+    body = render.source_note(SOURCE, entries, marker=MARKER).body
+    lines = [line for line in body.splitlines() if line.startswith("- ")]
+    assert lines == [
+        "- p. 1 · [[A|Since the researchers have found]] · yellow",
+        "- p. 3 · [[B|Since the researchers have found]] · yellow",
+        "- ~~[[C]]~~ (removed)",
+    ]
+
+
+def test_link_label_cannot_break_a_wikilink() -> None:
+    assert render.link_label("a [[b]] | c #d ^e\nf") == "a b c d e f"
