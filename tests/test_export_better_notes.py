@@ -263,6 +263,6 @@ fragments = st.sampled_from(
 
 @given(st.lists(st.one_of(fragments, st.text(max_size=5))).map("".join))
 def test_reader_never_raises_on_near_misses(text: str) -> None:
-    annotations, errors = better_notes.read_text(text, Path("/x/f.md"), Path("/x"))
+    _, errors = better_notes.read_text(text, Path("/x/f.md"), Path("/x"))
     for error in errors:
         assert error.line is None or error.line >= 1
