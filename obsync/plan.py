@@ -14,8 +14,9 @@ For each note the decision is:
 * it is what obsync wrote last time: the user has not touched it, so write the
   new version, keeping the user's own properties, tags and all text below the
   marker byte for byte;
-* anything else means the user edited it: leave the note alone and write the
-  new version beside it as a conflict copy;
+* the user edited it and upstream did not change: the user's version stands;
+* the user edited it and upstream changed too: leave the note alone and write
+  the new version beside it as a conflict copy;
 * a note whose marker line is missing or doubled, or whose frontmatter is not
   YAML, is never rewritten: that is reported.
 """
@@ -253,6 +254,12 @@ class _Planner:
             else:
                 counts.unchanged += 1
             remember(path, desired_fp, generated)
+            return path
+
+        if record is not None and record.fingerprint == desired_fp:
+            # The user edited the generated part and upstream did not change: theirs stands.
+            counts.unchanged += 1
+            self.records.append(record)
             return path
 
         # The user edited the generated part, and it changed upstream too.

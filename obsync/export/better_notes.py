@@ -37,7 +37,7 @@ def looks_like(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Element:
-    kind: str  # "anchor" (highlight/underline span or annotation image) or "citation"
+    kind: str  # "anchor" (highlight, underline or image), "citation", or "broken" (bad data)
     start: int
     end: int
     data: dict[str, Any] | None  # decoded data-annotation / data-citation
@@ -140,8 +140,8 @@ class _Reader:
             {"highlight", "underline"} & set(classes) and "data-annotation" in span.attrs
         ):
             data = self.decode(span.attrs.get("data-annotation"), at, "annotation")
-            if data is None:
-                return None
+            if data is None:  # reported; the span still owns its citation and comment
+                return _Element("broken", span.start, span.end, None, "", span.attrs)
             text = common.strip_quotes(common.inline_text(span.inner, markdown=False))
             return _Element("anchor", span.start, span.end, data, text, span.attrs)
         return None
@@ -155,7 +155,7 @@ class _Reader:
             return None  # a pasted image, not an annotation
         data = self.decode(attrs["data-annotation"], line, "image annotation")
         if data is None:
-            return None
+            return _Element("broken", match.start(), match.end(), None, "", attrs)
         url = match.group(2).strip("<>")
         return _Element("anchor", match.start(), match.end(), data, "", attrs, url=url)
 
@@ -182,7 +182,7 @@ class _Reader:
             between = block[cursor : element.start]
             cursor = element.end
             at = line + block.count("\n", 0, element.start)
-            if element.kind == "anchor":
+            if element.kind in ("anchor", "broken"):
                 if current is not None:
                     current.comment_parts.append(between)
                     yield current
@@ -203,6 +203,8 @@ class _Reader:
         citation_text = draft.citation.text if draft.citation else ""
         locator = _citation_locator(draft.citation)
         anchor = draft.anchor
+        if anchor is not None and anchor.kind == "broken":
+            return None
         if anchor is None:
             if draft.citation is None or locator is None:
                 return None  # a manual citation, not an annotation

@@ -1,0 +1,52 @@
+"""Helpers for tests that run whole syncs on temporary folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obsync.cli import main
+
+from .conftest import FIXTURES
+
+
+def copy_fixture(export: Path, name: str = "current.md") -> Path:
+    source = FIXTURES / "better_notes"
+    shutil.copy(source / name, export / name)
+    (export / "attachments").mkdir(exist_ok=True)
+    for image in (source / "attachments").iterdir():
+        shutil.copy(image, export / "attachments" / image.name)
+    return export / name
+
+
+def sync_json(
+    capsys: pytest.CaptureFixture[str], export: Path, vault: Path, *extra: str, code: int = 0
+) -> dict[str, Any]:
+    capsys.readouterr()
+    rc = main(["sync", "--export", str(export), "--vault", str(vault), "--json", *extra])
+    out = capsys.readouterr().out
+    assert rc == code, out
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file below ``root``: its bytes and modification time."""
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def note_path(vault: Path, key: str) -> Path:
+    (found,) = [
+        p
+        for p in vault.rglob("*.md")
+        if f"annotation-key: {key}\n" in p.read_text(errors="replace")
+    ]
+    return found
