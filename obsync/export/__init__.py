@@ -7,10 +7,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from obsync.export import better_notes
+from obsync.export import better_notes, note_html, zotero_markdown
 from obsync.model import Annotation, ExportRead, InputError, SourceInfo
 
-EXPORT_SUFFIXES = (".md", ".markdown")
+EXPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
+# Each format: whether a file's text is in it, and its reader. The first to claim a file reads it.
+READERS = (
+    (better_notes.looks_like, better_notes.read_text),
+    (note_html.looks_like, note_html.read_text),
+    (zotero_markdown.looks_like, zotero_markdown.read_text),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +60,11 @@ def read_file(path: Path, root: Path) -> FileRead:
     except OSError as exc:
         return FileRead(path, (), (InputError(path, None, f"cannot read: {exc.strerror}"),), True)
     text, errors = decode(data, path)
-    annotations: list[Annotation] = []
-    if better_notes.looks_like(text):
-        annotations, found = better_notes.read_text(text, path, root)
-        errors.extend(found)
-    return FileRead(path, tuple(annotations), tuple(errors))
+    for claims, read_text in READERS:
+        if claims(text):
+            annotations, found = read_text(text, path, root)
+            return FileRead(path, tuple(annotations), tuple(errors + found))
+    return FileRead(path, (), tuple(errors))
 
 
 def merge(reads: Iterable[FileRead]) -> ExportRead:
@@ -79,7 +85,8 @@ def merge(reads: Iterable[FileRead]) -> ExportRead:
             ):
                 titles[source.key] = source
     annotations = tuple(
-        _with_source(a, titles[a.source.key]) for a in sorted(best.values(), key=lambda a: a.key)
+        _with_source(a, titles[a.source.key])
+        for a in sorted(_without_keyless_copies(best), key=lambda a: a.key)
     )
     return ExportRead(
         annotations=annotations,
@@ -87,6 +94,40 @@ def merge(reads: Iterable[FileRead]) -> ExportRead:
         files=tuple(r.path for r in reads),
         files_failed=sum(bool(r.errors) for r in reads),
     )
+
+
+def _content(annotation: Annotation) -> tuple[str, str]:
+    words = (annotation.text or annotation.comment).casefold().split()
+    return annotation.page_label, " ".join(words)
+
+
+def _without_keyless_copies(best: dict[str, Annotation]) -> list[Annotation]:
+    """Drop annotations without a Zotero key that another export carries with one.
+
+    Formats that lose keys (Zotero's exports without links, Better Notes' flattened
+    underlines) give the same annotation as a richer format in the same folder: it is
+    matched by paper, page and text (or a note's comment), and the keyed copy is kept.
+    A paper known only by its citation text is matched by that text.
+    """
+    ranked = sorted(
+        best.values(), key=lambda a: (not a.keyed, a.source.key.startswith("obs-"), a.key)
+    )
+    by_item: dict[tuple[str, str, str], Annotation] = {}
+    by_citation: dict[tuple[str, str, str], Annotation] = {}
+    kept: list[Annotation] = []
+    for annotation in ranked:
+        page, text = _content(annotation)
+        item = (annotation.source.key, page, text)
+        cited = (annotation.source.citation, page, text)
+        if not annotation.keyed and (
+            item in by_item or (annotation.source.key.startswith("obs-") and cited in by_citation)
+        ):
+            continue
+        by_item.setdefault(item, annotation)
+        if annotation.source.citation:
+            by_citation.setdefault(cited, annotation)
+        kept.append(annotation)
+    return kept
 
 
 def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:

@@ -115,6 +115,8 @@ def span_element(reader: ParagraphReader, span: Span, at: int) -> Element | None
         text = common.inline_text(span.inner, markdown=False).strip()
         if text.startswith("(") and text.endswith(")"):
             text = text[1:-1].strip()
+        if "data-citation" not in span.attrs:  # Zotero's HTML export keeps only the links
+            data = common.citation_from_links(span.inner, text)
         return Element("citation", span.start, span.end, data, text, span.attrs)
     if ztype == "zhighlight" or (
         {"highlight", "underline"} & set(classes) and "data-annotation" in span.attrs

@@ -155,3 +155,27 @@ def clean_comment(text: str) -> str:
     """Trim a comment and its lines' trailing spaces; keep its inner blank lines."""
     lines = [line.rstrip() for line in text.strip().split("\n")]
     return "\n".join(lines)
+
+
+_SELECT_URL = re.compile(
+    r"zotero://select/(?:library|groups/(?P<group>[^/\"]+))/items/(?P<key>[^/?#\")\s]+)"
+)
+_LOCATOR = re.compile(r",\s*pp?\.\s*(.+)$")
+
+
+def item_uri(group: str | None, key: str) -> str:
+    """The URI Zotero's data would hold for an item (the user's own id is not in links)."""
+    library = f"groups/{group}" if group else "users/0"
+    return f"http://zotero.org/{library}/items/{key}"
+
+
+def locator_of(citation_text: str) -> str | None:
+    """``Zhao et al., 2023, p. 1`` -> ``1`` (the first cited item's locator)."""
+    match = _LOCATOR.search(citation_text.split(";")[0])
+    return match.group(1).strip() if match else None
+
+
+def citation_from_links(source: str, citation_text: str) -> dict[str, Any]:
+    """Citation data rebuilt from ``zotero://select/…`` links, as exports without data give."""
+    uris = [item_uri(m.group("group"), m.group("key")) for m in _SELECT_URL.finditer(source)]
+    return {"citationItems": [{"uris": uris, "locator": locator_of(citation_text) or ""}]}

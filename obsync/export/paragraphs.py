@@ -24,7 +24,7 @@ from obsync.export.common import ItemRef
 from obsync.model import Annotation, AnnotationType, InputError, Library, Location, SourceInfo
 
 _LOCATOR = re.compile(r",\s*pp?\.\s*[^,;]*$")
-_KEY = re.compile(r"[A-Za-z0-9]{1,32}")
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 TITLE_FROM_FILE = 3  # a header or the note's own item data names the paper
 TITLE_FROM_CITATION = 1
@@ -115,7 +115,11 @@ class ParagraphReader:
                     current.comment_parts.append(between)
                     yield current
                 current = Draft(at, element)
-            elif current is not None and current.citation is None and not between.strip(" \\\n"):
+            elif (
+                current is not None
+                and current.citation is None
+                and not self.text_of(between).strip()
+            ):
                 current.citation = element
             else:
                 if current is not None:
@@ -141,14 +145,16 @@ class ParagraphReader:
             return None
         data: dict[str, Any]
         if anchor is None:
-            if draft.citation is None or locator is None:
-                return None  # a manual citation, not an annotation
+            # Quoted text and a citation, or a citation with a page and a comment; a citation
+            # without a page in a paragraph of the user's own is not an annotation.
             before = self.text_of(draft.before).strip()
+            if draft.citation is None:
+                return None
             if before.startswith("<u>") and before.endswith("</u>"):
                 kind, text = AnnotationType.UNDERLINE, common.strip_quotes(before[3:-4])
             elif common.is_quoted(before):
                 kind, text = self.bare_quote, common.strip_quotes(before)
-            elif not before and comment:
+            elif not before and comment and locator is not None:
                 kind, text = AnnotationType.NOTE, ""
             else:
                 return None
