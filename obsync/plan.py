@@ -263,20 +263,31 @@ class _Planner:
             return path
 
         # The user edited the generated part, and it changed upstream too.
-        copy = path.with_name(f"{path.stem}{CONFLICT_SUFFIX}.md")
-        content = note.join(
-            note.render_head(rendered.properties, rendered.body), self.marker + "\n"
-        )
-        self.conflicts.append(Conflict(desired.kind, desired.key, path, copy))
-        self.writes.append(
-            NoteWrite(Action.CONFLICT_COPY, desired.kind, desired.key, copy, content, None)
-        )
+        self.conflict_copy(desired, path)
         counts.conflicts += 1
         if record is not None:
             self.records.append(record)
         else:  # unknown: never take the user's version for obsync's own
             remember(path, "", current_tags)
         return path
+
+    def conflict_copy(self, desired: _Desired, path: PurePosixPath) -> None:
+        """Plan the new version beside the user's note, keeping what is below its marker."""
+        copy = path.with_name(f"{path.stem}{CONFLICT_SUFFIX}.md")
+        self.conflicts.append(Conflict(desired.kind, desired.key, path, copy))
+        head = note.render_head(desired.rendered.properties, desired.rendered.body)
+        existing = self.index.conflict_copies.get(copy)
+        content = note.join(head, self.marker + "\n")
+        if existing is not None:
+            old = note.split(existing, self.marker)
+            if isinstance(old, note.MarkerProblem):
+                self.problems.append(Problem(copy, f"{old.value}: conflict copy left as it is"))
+                return
+            content = note.join(head, old.marker_line, old.tail)
+        if existing != content:
+            self.writes.append(
+                NoteWrite(Action.CONFLICT_COPY, desired.kind, desired.key, copy, content, existing)
+            )
 
     def mark_removed(self, record: Record, found: Found, counts: Counts) -> None:
         """Set ``annotation-status: removed`` on a note, changing nothing else."""

@@ -34,6 +34,7 @@ class VaultIndex:
     duplicates: list[tuple[str, PurePosixPath]] = field(default_factory=list)
     stems: set[str] = field(default_factory=set)  # casefolded, as Obsidian resolves links
     files: set[PurePosixPath] = field(default_factory=set)
+    conflict_copies: dict[PurePosixPath, str] = field(default_factory=dict)
 
 
 def frontmatter_key(text: str) -> tuple[str, str] | None:
@@ -64,14 +65,15 @@ def scan(vault: Path) -> VaultIndex:
                 continue
             stem = name[:-3]
             index.stems.add(stem.casefold())
-            if stem.endswith(CONFLICT_SUFFIX):
-                continue
             path = Path(folder) / name
             if path.is_symlink():
                 continue
             try:
                 text = decode(path.read_bytes())
             except OSError:
+                continue
+            if stem.endswith(CONFLICT_SUFFIX):
+                index.conflict_copies[relative] = text
                 continue
             found = frontmatter_key(text)
             if found is None:

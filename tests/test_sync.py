@@ -333,3 +333,22 @@ def test_lost_state_is_rebuilt_without_duplicates_or_changes(
     db.write_bytes(b"this is not a database")
     assert sync_json(capsys, export_dir, vault)["annotations"]["unchanged"] == 15  # type: ignore[index]
     assert tree(vault) == before
+
+
+def test_conflict_copy_is_written_once_and_keeps_text_below_its_marker(
+    synced: dict[str, object], export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = note_path(vault, "RC4HW3AF")
+    path.write_text(path.read_text().replace("This is my comment", "I rewrote this"))
+    export = export_dir / "current.md"
+    export.write_text(export.read_text().replace("This is my comment on", "First change"))
+    (conflict,) = sync_json(capsys, export_dir, vault)["conflicts"]  # type: ignore[misc]
+    copy = vault / conflict["copy"]
+    before = tree(vault)
+    sync_json(capsys, export_dir, vault)
+    assert tree(vault) == before  # an unchanged conflict copy is not rewritten
+    copy.write_bytes(copy.read_bytes() + b"merged by hand\n")
+    export.write_text(export.read_text().replace("First change", "Second change"))
+    sync_json(capsys, export_dir, vault)
+    text = copy.read_text()
+    assert "Second change" in text and text.endswith(f"{MARKER}\nmerged by hand\n")
