@@ -236,14 +236,18 @@ def _hast(text: str) -> str:
 
 
 def better_notes(
-    anns: Sequence[Ann], *, title: str = "A Survey of Large Language Models", old: bool = False
+    anns: Sequence[Ann],
+    *,
+    title: str = "A Survey of Large Language Models",
+    old: bool = False,
+    note_key: str = "ABCD2345",
 ) -> str:
     scheme = "open-pdf" if old else "open"
     out = [
         "---\ntags: []\n"
         f"parent: '{title}'\n"
         f"{'' if old else '$'}version: 1234\n{'' if old else '$'}libraryID: 1\n"
-        f"{'' if old else '$'}itemKey: ABCD2345\n\n---\n# Annotations (3/15/2024, 10:22:13 AM)"
+        f"{'' if old else '$'}itemKey: {note_key}\n\n---\n# Annotations (3/15/2024, 10:22:13 AM)"
     ]
     for ann in anns:
         citation = (
