@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import sys
 import zlib
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 from tests.formats import Ann, better_notes  # noqa: E402
 
 OUT = ROOT / "examples" / "export"
+vaswani = partial(Ann, attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017")
 
 SURVEY = [
     Ann(
@@ -108,13 +110,42 @@ SURVEY = [
     Ann("J5TB2WNK", text="The future directions", comment="", color="#a28ae5", page="20"),
 ]
 ATTENTION = [
-    Ann("U3KD8RVA", text="The dominant sequence transduction models are based on complex recurrent or convolutional neural networks", page="1", attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017"),
-    Ann("S8PL2MYC", text="Attention Is All You Need", comment="The title says it all.", color="#ff6666", page="1", attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017"),
-    Ann("G6WN4TQZ", text="Scaled Dot-Product Attention", comment="softmax(QK^T / sqrt(d_k)) V", color="#5fb236", page="4", attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017"),
-    Ann("A9XR3JHD", text="Multi-Head Attention", color="#2ea8e5", page="4", attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017"),
-    Ann("V2CE7KMB", kind="image", comment="The Transformer architecture.", color="#a28ae5", page="3", attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017", image_key="L7HX2PQN"),
-    Ann("X4MT9BWS", text="positional encodings", comment="Sinusoidal; later work learns them.", color="#ffd400", page="6", attachment="9D2ZJ8WX", parent="3NQ8GQ4H", citation="Vaswani et al., 2017"),
-]  # fmt: skip
+    vaswani(
+        "U3KD8RVA",
+        text="The dominant sequence transduction models are based on complex recurrent or convolutional neural networks",
+        page="1",
+    ),
+    vaswani(
+        "S8PL2MYC",
+        text="Attention Is All You Need",
+        comment="The title says it all.",
+        color="#ff6666",
+        page="1",
+    ),
+    vaswani(
+        "G6WN4TQZ",
+        text="Scaled Dot-Product Attention",
+        comment="softmax(QK^T / sqrt(d_k)) V",
+        color="#5fb236",
+        page="4",
+    ),
+    vaswani("A9XR3JHD", text="Multi-Head Attention", color="#2ea8e5", page="4"),
+    vaswani(
+        "V2CE7KMB",
+        kind="image",
+        comment="The Transformer architecture.",
+        color="#a28ae5",
+        page="3",
+        image_key="L7HX2PQN",
+    ),
+    vaswani(
+        "X4MT9BWS",
+        text="positional encodings",
+        comment="Sinusoidal; later work learns them.",
+        color="#ffd400",
+        page="6",
+    ),
+]
 
 
 def png(width: int, height: int, colours: list[tuple[int, int, int]]) -> bytes:
