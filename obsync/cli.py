@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from obsync import __version__
 from obsync.errors import ObsyncError
@@ -50,16 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--restore-deleted", action="store_true", help="re-create notes the user deleted"
     )
     sync.set_defaults(handler=cmd_sync)
+
+    status = commands.add_parser("status", help="last sync, counts, conflicts, errors, daemon")
+    status.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
+    status.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault")
+    status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    status.set_defaults(handler=cmd_status)
     return parser
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from obsync.config import resolve
+    from obsync.lock import exclusive
     from obsync.plan import describe
     from obsync.sync import run_sync
 
     settings = resolve(config_path=args.config, export=args.export, vault=args.vault)
-    report = run_sync(settings, dry_run=args.dry_run, restore_deleted=args.restore_deleted)
+    if args.dry_run:
+        report = run_sync(settings, dry_run=True, restore_deleted=args.restore_deleted)
+    else:
+        with exclusive(settings.state_file, settings.vault):
+            report = run_sync(settings, restore_deleted=args.restore_deleted)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -70,6 +82,59 @@ def cmd_sync(args: argparse.Namespace) -> int:
         elif not args.quiet:
             print(report.summary())
     return report.exit_code
+
+
+def status_of(vault: Path, state_file: Path) -> dict[str, Any]:
+    """What ``obsync status`` reports, as data."""
+    from obsync.lock import holder
+    from obsync.state import StateStore
+
+    state = StateStore(state_file).load()
+    pid = holder(state_file)
+    last = json.loads(state.meta.get("last_report", "null")) or {}
+    kinds = [kind for kind, _key in state.records]
+    return {
+        "vault": str(vault),
+        "daemon": {"running": pid is not None, "pid": pid or None},
+        "last_sync": state.meta.get("last_sync"),
+        "annotations": kinds.count("annotation"),
+        "sources": kinds.count("source"),
+        "last_run": {k: last[k] for k in ("annotations", "sources", "files") if k in last},
+        "conflicts": last.get("conflicts", []),
+        "errors": last.get("errors", []),
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from obsync.config import resolve_state
+
+    vault, state_file = resolve_state(config_path=args.config, vault=args.vault)
+    status = status_of(vault, state_file)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return 0
+    daemon = status["daemon"]
+    running = f"running (pid {daemon['pid']})" if daemon["running"] else "not running"
+    lines = [
+        f"vault:       {vault}",
+        f"daemon:      {running}",
+        f"last sync:   {status['last_sync'] or 'never'}",
+        f"notes:       {status['annotations']} annotations, {status['sources']} sources",
+    ]
+    run = status["last_run"].get("annotations")
+    if run:
+        lines.append(
+            f"last run:    {run['created']} created, {run['updated']} updated, "
+            f"{run['removed']} marked removed, {run['conflicts']} conflicts"
+        )
+    lines.append(f"conflicts:   {len(status['conflicts'])}")
+    lines += [f"  {c['note']}  (new version: {c['copy']})" for c in status["conflicts"]]
+    lines.append(f"errors:      {len(status['errors'])}")
+    for error in status["errors"]:
+        where = f"{error['file']}:{error['line']}" if error["line"] else error["file"]
+        lines.append(f"  {where}: {error['message']}")
+    print("\n".join(lines))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -137,6 +137,28 @@ def load_config_file(path: Path) -> Config:
         raise ObsyncError(f"{path}: key '{key}': {first['msg']}") from exc
 
 
+def state_file(config: Config, vault_dir: Path, env: Mapping[str, str]) -> Path:
+    """The state store of one vault: one SQLite file per vault path."""
+    state_dir = (config.state or default_state_dir(env)).expanduser().resolve()
+    vault_id = hashlib.sha256(str(vault_dir).encode()).hexdigest()[:16]
+    return state_dir / f"vault-{vault_id}.sqlite"
+
+
+def resolve_state(
+    *, config_path: Path | None, vault: Path | None, env: Mapping[str, str] | None = None
+) -> tuple[Path, Path]:
+    """The vault and its state file, for commands that do not read the export."""
+    environ = os.environ if env is None else env
+    found = find_config(config_path, environ)
+    config = load_config_file(found) if found is not None else Config()
+    vault_dir = vault or config.vault
+    if vault_dir is None:
+        where = f" in {found}" if found else ""
+        raise ObsyncError(f"no vault: pass --vault DIR or set 'vault'{where}")
+    vault_dir = vault_dir.expanduser().resolve()
+    return vault_dir, state_file(config, vault_dir, environ)
+
+
 def resolve(
     *,
     config_path: Path | None,
@@ -178,12 +200,10 @@ def resolve(
             f"the vault ({vault_dir}) and the export folder ({export_dir}) overlap: "
             "obsync never writes into the export folder"
         )
-    state_dir = (config.state or default_state_dir(environ)).expanduser().resolve()
-    vault_id = hashlib.sha256(str(vault_dir).encode()).hexdigest()[:16]
     return Settings(
         export=export_dir,
         vault=vault_dir,
-        state_file=state_dir / f"vault-{vault_id}.sqlite",
+        state_file=state_file(config, vault_dir, environ),
         annotations_folder=config.folders.annotations,
         sources_folder=config.folders.sources,
         attachments_folder=config.folders.attachments,

@@ -105,7 +105,11 @@ class ExportRead:
     annotations: tuple[Annotation, ...] = ()
     errors: tuple[InputError, ...] = ()
     files: tuple[Path, ...] = ()  # every export file present, read or not
-    files_failed: int = 0
+    failed: frozenset[Path] = frozenset()  # files with errors: they may have lost annotations
+
+    @property
+    def files_failed(self) -> int:
+        return len(self.failed)
 
     @property
     def files_read(self) -> int:

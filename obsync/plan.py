@@ -183,7 +183,7 @@ class _Planner:
         found: Found | None,
         path_if_new: Callable[[], PurePosixPath],
         counts: Counts,
-        extra: dict[str, str],
+        origin: tuple[str, str] = ("", ""),
     ) -> PurePosixPath | None:
         """Plan one note; returns where it is (or will be), None if deleted by the user."""
         record = self.state.get(desired.kind, desired.key)
@@ -193,7 +193,7 @@ class _Planner:
 
         def remember(path: PurePosixPath, fp: str, tags: Sequence[str]) -> None:
             self.records.append(
-                Record(desired.kind, desired.key, str(path), fp, tuple(tags), **extra)
+                Record(desired.kind, desired.key, str(path), fp, tuple(tags), *origin)
             )
 
         if found is None:
@@ -322,18 +322,7 @@ class _Planner:
         owned = {k: v for k, v in current.items() if k in render.ANNOTATION_KEYS and k != "tags"}
         owned["annotation-status"] = "removed"
         fp = fingerprint(owned, head.body) if record.fingerprint else ""
-        self.records.append(
-            Record(
-                ANNOTATION,
-                record.key,
-                str(found.path),
-                fp,
-                record.tags,
-                record.export_file,
-                record.source_key,
-                record.entry,
-            )
-        )
+        self.records.append(replace(record, path=str(found.path), fingerprint=fp))
 
     # -- images -----------------------------------------------------------------
 
@@ -372,7 +361,8 @@ def make_plan(
         by_source[annotation.source.key].append(annotation)
         sources[annotation.source.key] = annotation.source
     live = {a.key for a in export.annotations}
-    present = {_export_name(p, settings.export) for p in export.files}
+    # Only a file read without errors can say an annotation is gone from it.
+    present = {_export_name(p, settings.export) for p in export.files if p not in export.failed}
 
     # Annotations the export no longer has: still listed in their literature note.
     gone: dict[str, list[Record]] = defaultdict(list)
@@ -405,24 +395,19 @@ def make_plan(
             )
             folder = f"{settings.annotations_folder}/{safe_stem(source_stem, fallback=key)}"
             found = index.annotations.get(annotation.key)
-            placeholder = render.entry_text(annotation, annotation.key, settings.marker)
-            extra = {
-                "export_file": _export_name(annotation.location.file, settings.export),
-                "source_key": key,
-            }
             path = planner.note(
                 _Desired(ANNOTATION, annotation.key, rendered, render.ANNOTATION_KEYS),
                 found,
                 partial(planner.new_path, folder, annotation.key, annotation.key),
                 annotation_counts,
-                {**extra, "entry": placeholder},
+                (_export_name(annotation.location.file, settings.export), key),
             )
             if path is None:
                 continue
             text = render.entry_text(annotation, path.stem, settings.marker)
             sort = (*annotation.sort_index, annotation.location.line, annotation.key)
             entries.append(render.Entry(sort, text))
-            planner.records[-1] = replace(planner.records[-1], entry=text)
+            planner.records[-1] = replace(planner.records[-1], entry=text, sort=sort)
         for record in gone.pop(key, []):
             _plan_gone(planner, record, present, annotation_counts, entries)
         rendered = render.source_note(source, entries, marker=settings.marker)
@@ -431,7 +416,6 @@ def make_plan(
             index.sources.get(key),
             partial(source_paths.__getitem__, key),
             source_counts,
-            {},
         )
     # Annotations of sources the export no longer mentions at all.
     for records in gone.values():
@@ -469,7 +453,7 @@ def _plan_gone(
         planner.mark_removed(record, found, counts)
     else:
         planner.records.append(record)
-    entries.append(render.Entry((1 << 30, 0.0, 0.0, 0, record.key), record.entry, removed))
+    entries.append(render.Entry(record.sort, record.entry, removed))
 
 
 def describe(plan: Plan) -> Iterable[str]:

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS notes (
     export_file TEXT NOT NULL,   -- the export file the annotation was read from
     source_key TEXT NOT NULL,    -- the literature note an annotation belongs to
     entry TEXT NOT NULL,         -- its last line in that literature note
+    sort TEXT NOT NULL,          -- JSON: where that line goes (page order)
     PRIMARY KEY (kind, key)
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +46,7 @@ class Record:
     export_file: str = ""
     source_key: str = ""
     entry: str = ""
+    sort: tuple[int, float, float, int, str] = (1 << 30, 0.0, 0.0, 0, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,11 @@ class Snapshot:
 
 
 EMPTY = Snapshot({}, {})
+
+
+def _sort(value: list[Any]) -> tuple[int, float, float, int, str]:
+    page, top, left, line, key = value
+    return (int(page), float(top), float(left), int(line), str(key))
 
 
 class StateStore:
@@ -77,13 +85,23 @@ class StateStore:
         try:
             with contextlib.closing(self._connect()) as db:
                 rows = db.execute(
-                    "SELECT kind, key, path, fingerprint, tags, export_file, source_key, entry"
-                    " FROM notes"
+                    "SELECT kind, key, path, fingerprint, tags, export_file, source_key, entry,"
+                    " sort FROM notes"
                 ).fetchall()
                 meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
             records = {
-                (kind, key): Record(kind, key, path, fp, tuple(json.loads(tags)), *rest)
-                for kind, key, path, fp, tags, *rest in rows
+                (kind, key): Record(
+                    kind,
+                    key,
+                    path,
+                    fp,
+                    tuple(json.loads(tags)),
+                    export_file,
+                    source,
+                    entry,
+                    _sort(json.loads(sort)),
+                )
+                for kind, key, path, fp, tags, export_file, source, entry, sort in rows
             }
             return Snapshot(records, meta)
         except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
@@ -99,7 +117,7 @@ class StateStore:
         with contextlib.closing(self._connect()) as db, db:
             db.execute("DELETE FROM notes")
             db.executemany(
-                "INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.kind,
@@ -110,6 +128,7 @@ class StateStore:
                         r.export_file,
                         r.source_key,
                         r.entry,
+                        json.dumps(list(r.sort)),
                     )
                     for r in records
                 ],

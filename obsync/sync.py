@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,11 +109,14 @@ def run_sync(settings: Settings, *, dry_run: bool = False, restore_deleted: bool
     records = [
         r if (r.kind, r.key) not in undone else state.get(r.kind, r.key) for r in plan.records
     ]
+    report = Report(read, plan, applied)
     store.save(
         [r for r in records if r is not None],
         {
             "last_sync": datetime.now(UTC).isoformat(timespec="seconds"),
+            "last_report": json.dumps(report.as_json(), ensure_ascii=False),
             "vault": str(settings.vault),
+            "export": str(settings.export),
         },
     )
-    return Report(read, plan, applied)
+    return report

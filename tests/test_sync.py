@@ -352,3 +352,18 @@ def test_conflict_copy_is_written_once_and_keeps_text_below_its_marker(
     sync_json(capsys, export_dir, vault)
     text = copy.read_text()
     assert "Second change" in text and text.endswith(f"{MARKER}\nmerged by hand\n")
+
+
+def test_an_unreadable_annotation_is_not_marked_removed(
+    synced: dict[str, object], export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = export_dir / "current.md"
+    export.write_text(
+        export.read_text().replace(
+            "%22annotationKey%22%3A%22N2CMT2A1%22", "%22annotationKey%22%3A%22N2CMT2A1%22%2C"
+        )
+    )
+    before = tree(vault)
+    result = sync_json(capsys, export_dir, vault, code=1)
+    assert result["annotations"]["removed"] == 0  # type: ignore[index]
+    assert tree(vault) == before

@@ -92,7 +92,7 @@ def merge(reads: Iterable[FileRead]) -> ExportRead:
         annotations=annotations,
         errors=tuple(e for r in reads for e in r.errors),
         files=tuple(r.path for r in reads),
-        files_failed=sum(bool(r.errors) for r in reads),
+        failed=frozenset(r.path for r in reads if r.errors),
     )
 
 
