@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(handler=cmd_sync)
 
+    run = commands.add_parser("run", help="sync, then watch the export folder and keep syncing")
+    _add_paths(run)
+    run.set_defaults(handler=cmd_run)
+
     status = commands.add_parser("status", help="last sync, counts, conflicts, errors, daemon")
     status.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
     status.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault")
@@ -82,6 +86,33 @@ def cmd_sync(args: argparse.Namespace) -> int:
         elif not args.quiet:
             print(report.summary())
     return report.exit_code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from obsync.config import resolve
+    from obsync.daemon import watchdog_daemon
+    from obsync.lock import exclusive
+
+    settings = resolve(config_path=args.config, export=args.export, vault=args.vault)
+    options = settings.daemon
+    with exclusive(settings.state_file, settings.vault):
+        daemon = watchdog_daemon(
+            settings,
+            polling=options.polling,
+            debounce=options.debounce,
+            settle=options.settle,
+            rescan_interval=options.rescan_interval,
+        )
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("received %s: finishing the note in hand", signal.Signals(signum).name)
+            daemon.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        return daemon.run()
 
 
 def status_of(vault: Path, state_file: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
@@ -52,6 +52,15 @@ class Notes(_Strict):
         return value
 
 
+class Daemon(_Strict):
+    """How ``obsync run`` watches the export folder."""
+
+    debounce: Annotated[float, Field(gt=0, le=600)] = 1.0
+    settle: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    rescan_interval: Annotated[float, Field(ge=10)] = 300.0
+    polling: bool = False
+
+
 class Config(_Strict):
     """The config file's contents (every key is optional)."""
 
@@ -61,6 +70,7 @@ class Config(_Strict):
     folders: Folders = Folders()
     notes: Notes = Notes()
     colors: dict[str, list[str]] = {}
+    daemon: Daemon = Daemon()
 
     @field_validator("colors")
     @classmethod
@@ -95,6 +105,7 @@ class Settings:
     marker: str
     colors: Mapping[str, tuple[str, ...]]
     config_file: Path | None
+    daemon: Daemon = field(default_factory=Daemon)
 
 
 def default_config_path(env: Mapping[str, str]) -> Path:
@@ -210,4 +221,5 @@ def resolve(
         marker=config.notes.marker,
         colors={key: tuple(tags) for key, tags in config.colors.items()},
         config_file=found,
+        daemon=config.daemon,
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from obsync import export
@@ -74,11 +76,19 @@ class Report:
         )
 
 
-def run_sync(settings: Settings, *, dry_run: bool = False, restore_deleted: bool = False) -> Report:
+def run_sync(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    restore_deleted: bool = False,
+    cache: export.ReadCache | None = None,
+    unsettled: frozenset[Path] = frozenset(),
+    stop: Callable[[], bool] = lambda: False,
+) -> Report:
     folders = (settings.annotations_folder, settings.sources_folder, settings.attachments_folder)
     if not dry_run:
         clean_temp_files(settings.vault, folders)
-    read = export.read_folder(settings.export)
+    read = export.read_folder(settings.export, cache)
     for error in read.errors:
         log.warning("%s", error)
     index = scan(settings.vault)
@@ -91,6 +101,7 @@ def run_sync(settings: Settings, *, dry_run: bool = False, restore_deleted: bool
         settings,
         restore_deleted=restore_deleted,
         same_file=SameFile(settings.vault),
+        unsettled=unsettled,
     )
     for problem in plan.problems:
         log.warning("%s: %s", problem.path, problem.message)
@@ -103,7 +114,7 @@ def run_sync(settings: Settings, *, dry_run: bool = False, restore_deleted: bool
     if dry_run:
         return Report(read, plan, None)
     settings.vault.mkdir(parents=True, exist_ok=True)
-    applied = apply(plan, settings.vault)
+    applied = apply(plan, settings.vault, stop)
     not_done = {path for path, _ in applied.failed} | {path for path, _ in applied.skipped}
     undone = {(w.kind, w.key) for w in plan.writes if w.path in not_done}
     records = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -114,8 +114,11 @@ def clean_temp_files(vault: Path, folders: Iterable[str]) -> int:
     return removed
 
 
-def apply(plan: Plan, vault: Path) -> Applied:
-    """Carry out a plan. A note that fails is reported; the others still happen."""
+def apply(plan: Plan, vault: Path, stop: Callable[[], bool] = lambda: False) -> Applied:
+    """Carry out a plan. A note that fails is reported; the others still happen.
+
+    When ``stop`` says so, the write in hand is finished and the rest is skipped.
+    """
     result = Applied()
     synced: set[Path] = set()
     for copy in plan.copies:
@@ -129,6 +132,9 @@ def apply(plan: Plan, vault: Path) -> Applied:
             result.failed.append((copy.path, str(exc)))
             log.warning("could not copy image %s: %s", copy.path, exc)
     for write in plan.writes:
+        if stop():
+            result.skipped.append((write.path, "stopping"))
+            continue
         try:
             target = _safe_target(vault, write.path)
             try:

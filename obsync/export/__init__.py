@@ -134,5 +134,28 @@ def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
     return annotation if annotation.source == source else replace(annotation, source=source)
 
 
-def read_folder(root: Path) -> ExportRead:
-    return merge(read_file(path, root) for path in export_files(root))
+# path -> ((size, mtime_ns), what reading it gave): files that did not change are not re-read.
+ReadCache = dict[Path, tuple[tuple[int, int], FileRead]]
+
+
+def read_folder(root: Path, cache: ReadCache | None = None) -> ExportRead:
+    """Read every export file below ``root``; with a cache, only files that changed."""
+    if cache is None:
+        return merge(read_file(path, root) for path in export_files(root))
+    reads: list[FileRead] = []
+    seen: set[Path] = set()
+    for path in export_files(root):
+        seen.add(path)
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp = (info.st_size, info.st_mtime_ns)
+        cached = cache.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, read_file(path, root))
+            cache[path] = cached
+        reads.append(cached[1])
+    for gone in set(cache) - seen:
+        del cache[gone]
+    return merge(reads)

@@ -1,0 +1,52 @@
+"""The sd_notify protocol: tell systemd we are ready, how we are, and that we are alive.
+
+A datagram to ``$NOTIFY_SOCKET`` (a path, or ``@name`` for the abstract namespace); no
+dependency needed. Without the variable every call does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        environ = os.environ if env is None else env
+        address = environ.get("NOTIFY_SOCKET", "")
+        self.address = "\0" + address[1:] if address.startswith("@") else address
+        usec = environ.get("WATCHDOG_USEC", "")
+        pid = environ.get("WATCHDOG_PID", "")
+        mine = not pid or pid == str(os.getpid())
+        self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and mine else None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address)
+
+    def send(self, *fields: str) -> None:
+        if not self.address:
+            return
+        message = "\n".join(fields).encode()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.connect(self.address)
+                sock.sendall(message)
+        except OSError as exc:
+            log.debug("sd_notify to %r failed: %s", self.address, exc)
+
+    def ready(self, status: str) -> None:
+        self.send("READY=1", f"STATUS={status}")
+
+    def status(self, status: str) -> None:
+        self.send(f"STATUS={status}")
+
+    def watchdog(self) -> None:
+        self.send("WATCHDOG=1")
+
+    def stopping(self) -> None:
+        self.send("STOPPING=1", "STATUS=stopping")
