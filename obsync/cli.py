@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="sync, then watch the export folder and keep syncing")
     _add_paths(run)
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=cmd_run, verbosity=1)  # a daemon logs each effect
 
     status = commands.add_parser("status", help="last sync, counts, conflicts, errors, daemon")
     status.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    configure_logging(-1 if args.quiet else args.verbose)
+    configure_logging(-1 if args.quiet else args.verbose + getattr(args, "verbosity", 0))
     try:
         return int(args.handler(args))
     except ObsyncError as exc:

@@ -4,8 +4,13 @@ The loop is driven by an event queue and a clock that tests replace. Each sync
 re-lists the export folder and re-reads only files whose size or modification
 time changed (the read cache), so a batch of events only says *when* to sync.
 A periodic full rescan, and one after any observer trouble, catches missed
-events. Files modified in the last ``settle`` seconds may still be growing:
-they cannot mark annotations removed, and a follow-up sync looks at them again.
+events.
+
+A half-written file is never read. A file renamed into place (Better Notes'
+atomic write) is whole at once. Any other file modified in the last ``settle``
+seconds may belong to a writer that stalled longer than the debounce (Zotero
+writes in place, in chunks): it is held back, its last complete read standing
+in for it, and a follow-up sync reads it once it has settled.
 """
 
 from __future__ import annotations
@@ -20,25 +25,26 @@ from pathlib import Path
 from typing import Protocol
 
 from obsync.config import Settings
+from obsync.errors import ObsyncError
 from obsync.export import ReadCache, export_files
 from obsync.notify import Notifier
 from obsync.sync import Report, run_sync
-from obsync.watch import RESCAN, Debouncer, EventSource, WatchdogSource
+from obsync.watch import RESCAN, Change, Debouncer, EventSource, WatchdogSource, file_stat
 
 log = logging.getLogger(__name__)
 
 
 class Events(Protocol):
-    def get(self, timeout: float) -> Path | None:
-        """The next changed path, or None after ``timeout`` seconds without one."""
+    def get(self, timeout: float) -> Change | None:
+        """The next change, or None after ``timeout`` seconds without one."""
         ...
 
 
 @dataclass(slots=True)
 class QueueEvents:
-    changes: queue.Queue[Path] = field(default_factory=queue.Queue)
+    changes: queue.Queue[Change] = field(default_factory=queue.Queue)
 
-    def get(self, timeout: float) -> Path | None:
+    def get(self, timeout: float) -> Change | None:
         try:
             return self.changes.get(timeout=max(0.0, timeout))
         except queue.Empty:
@@ -58,90 +64,134 @@ class Daemon:
     rescan_interval: float = 300.0
     settle: float = 5.0
     max_restarts: int = 5
+    retry_after: float = 30.0
     sync: Callable[..., Report] = run_sync
     cache: ReadCache = field(default_factory=dict)
     syncs: int = 0
     recheck_at: float | None = None
+    # Files renamed into place, with their (size, mtime) then: whole while unchanged.
+    whole: dict[Path, tuple[int, int] | None] = field(default_factory=dict)
 
     def run(self) -> int:
         """Run until ``stop`` is set (0), or until the observer cannot be kept alive (1)."""
         report = self.sync_now()
         self.notifier.ready(self.describe(report))
         log.info("watching %s", self.settings.export)
-        source = self.start_source()
+        source = self.start_watching()
         debouncer = Debouncer(self.debounce)
-        restarts = 0
+        restarts, last_restart = 0, self.clock()
         next_rescan = self.clock() + self.rescan_interval
-        next_ping = self.clock()
+        next_ping = next_restart = self.clock()
         while not self.stop.is_set():
             now = self.clock()
-            healthy = source.is_alive()
-            if not healthy:
+            healthy = source is not None and source.is_alive()
+            if not healthy and now >= next_restart:
+                if source is not None:
+                    log.warning("the file observer stopped; restarting it and rescanning")
+                    source.stop()
                 restarts += 1
                 if restarts > self.max_restarts:
-                    log.error("the file observer keeps dying; exiting so systemd restarts obsync")
-                    source.stop()
+                    log.error("the file observer keeps failing; exiting so systemd restarts obsync")
                     return 1
-                log.warning("the file observer stopped; restarting it and rescanning")
-                source.stop()
-                source = self.start_source()
-                debouncer.add(RESCAN, now)
-                healthy = source.is_alive()
+                source = self.start_watching()
+                last_restart, next_restart = now, now + min(60.0, 2.0**restarts)
+                debouncer.add(Change(RESCAN), now)
+                healthy = source is not None and source.is_alive()
+            elif healthy and restarts and now - last_restart >= self.rescan_interval:
+                restarts = 0  # healthy for a while: past failures are forgiven
             interval = self.notifier.watchdog_interval
             if healthy and interval is not None and now >= next_ping:
                 self.notifier.watchdog()
                 next_ping = now + interval
             if now >= next_rescan or (self.recheck_at is not None and now >= self.recheck_at):
-                debouncer.add(RESCAN, now)
-            batch, rescan = debouncer.ready(now)
-            if batch or rescan:
-                log.debug("syncing: %d changed paths%s", len(batch), ", rescan" if rescan else "")
-                report = self.sync_now()
-                self.notifier.status(self.describe(report))
-                if rescan:
+                debouncer.add(Change(RESCAN), now)
+            batch = debouncer.ready(now)
+            if batch:
+                log.debug("syncing: %d changed paths%s", len(batch.paths),
+                          ", rescan" if batch.rescan else "")  # fmt: skip
+                for path in batch.paths:
+                    self.whole.pop(path, None)
+                for path in batch.whole:
+                    self.whole[path] = file_stat(path)
+                if (again := self.sync_again()) is not None:
+                    self.notifier.status(self.describe(again))
+                if batch.rescan:
                     next_rescan = self.clock() + self.rescan_interval
                 continue
             waits = [next_rescan - now, 1.0]
             if (pending := debouncer.next_check(now)) is not None:
                 waits.append(pending)
-            if interval is not None:
+            if healthy and interval is not None:
                 waits.append(next_ping - now)
             if self.recheck_at is not None:
                 waits.append(self.recheck_at - now)
-            path = self.events.get(max(0.0, min(waits)))
-            while path is not None:
-                debouncer.add(path, self.clock())
-                path = self.events.get(0.0)
+            if not healthy:
+                waits.append(next_restart - now)
+            change = self.events.get(max(0.0, min(waits)))
+            while change is not None:
+                debouncer.add(change, self.clock())
+                change = self.events.get(0.0)
         self.notifier.stopping()
-        source.stop()
+        if source is not None:
+            source.stop()
         log.info("stopped")
         return 0
 
+    def start_watching(self) -> EventSource | None:
+        """The started event source, or None (logged) when it cannot start."""
+        try:
+            return self.start_source()
+        except OSError as exc:
+            log.warning("cannot watch %s: %s", self.settings.export, exc)
+            return None
+
     def sync_now(self) -> Report:
-        unsettled = self.unsettled()
+        unsettled, settled_in = self.unsettled()
         report = self.sync(
             self.settings, cache=self.cache, unsettled=unsettled, stop=self.stop.is_set
         )
         self.syncs += 1
-        # Look again once the files that were still settling have settled.
-        self.recheck_at = self.clock() + self.settle if unsettled else None
-        for error in report.errors:
-            log.warning("%s%s: %s", error["file"], f":{error['line']}" if error["line"] else "",
-                        error["message"])  # fmt: skip
-        log.info("%s", report.summary())
+        if unsettled:
+            log.info("%d export files still settling; reading them in %.1f s",
+                     len(unsettled), settled_in)  # fmt: skip
+        self.recheck_at = self.clock() + settled_in if unsettled else None
+        log.info("%s", report.summary())  # errors and conflicts were logged as warnings
         return report
 
-    def unsettled(self) -> frozenset[Path]:
-        """Export files modified within the last ``settle`` seconds."""
-        horizon = self.wall_clock() - self.settle
-        recent = set()
-        for path in export_files(self.settings.export):
-            try:
-                if path.stat().st_mtime > horizon:
-                    recent.add(path)
-            except OSError:
+    def sync_again(self) -> Report | None:
+        """A sync from inside the loop: a failure is logged and retried, never fatal."""
+        try:
+            return self.sync_now()
+        except Exception as exc:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            log.error("sync failed: %s; trying again in %g s", message, self.retry_after,
+                      exc_info=not isinstance(exc, ObsyncError))  # fmt: skip
+            self.notifier.status(f"last sync failed: {message}")
+            self.recheck_at = self.clock() + self.retry_after
+            return None
+
+    def unsettled(self) -> tuple[frozenset[Path], float]:
+        """Export files that may still be growing, and the seconds until all have settled.
+
+        Those modified in the last ``settle`` seconds, unless renamed into place and
+        unchanged since. A modification time far in the future (a skewed network
+        clock) says nothing: such a file counts as settled.
+        """
+        now = self.wall_clock()
+        recent: set[Path] = set()
+        wait = 0.0
+        files = set(export_files(self.settings.export))
+        for path in files:
+            stat = file_stat(path)
+            if stat is None or (path in self.whole and self.whole[path] == stat):
                 continue
-        return frozenset(recent)
+            age = now - stat[1] / 1e9
+            if -self.settle < age < self.settle:
+                recent.add(path)
+                wait = max(wait, self.settle - age + 0.05)
+        for path in set(self.whole) - files:
+            del self.whole[path]
+        return frozenset(recent), wait
 
     @staticmethod
     def describe(report: Report) -> str:

@@ -88,7 +88,7 @@ def run_sync(
     folders = (settings.annotations_folder, settings.sources_folder, settings.attachments_folder)
     if not dry_run:
         clean_temp_files(settings.vault, folders)
-    read = export.read_folder(settings.export, cache)
+    read = export.read_folder(settings.export, cache, hold=unsettled)
     for error in read.errors:
         log.warning("%s", error)
     index = scan(settings.vault)

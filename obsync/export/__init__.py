@@ -138,20 +138,30 @@ def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
 ReadCache = dict[Path, tuple[tuple[int, int], FileRead]]
 
 
-def read_folder(root: Path, cache: ReadCache | None = None) -> ExportRead:
-    """Read every export file below ``root``; with a cache, only files that changed."""
+def read_folder(
+    root: Path, cache: ReadCache | None = None, hold: frozenset[Path] = frozenset()
+) -> ExportRead:
+    """Read every export file below ``root``; with a cache, only files that changed.
+
+    Files in ``hold`` may be half written: they are not read now. Their last read
+    from the cache stands in for them, or, never read before, they are left out.
+    """
     if cache is None:
-        return merge(read_file(path, root) for path in export_files(root))
+        return merge(read_file(path, root) for path in export_files(root) if path not in hold)
     reads: list[FileRead] = []
     seen: set[Path] = set()
     for path in export_files(root):
         seen.add(path)
+        cached = cache.get(path)
+        if path in hold:
+            if cached is not None:
+                reads.append(cached[1])
+            continue
         try:
             info = path.stat()
         except OSError:
             continue
         stamp = (info.st_size, info.st_mtime_ns)
-        cached = cache.get(path)
         if cached is None or cached[0] != stamp:
             cached = (stamp, read_file(path, root))
             cache[path] = cached

@@ -1,0 +1,362 @@
+"""The daemon's loop on a simulated clock: a scripted event source, real folders, no sleeping.
+
+Time passes only when the daemon waits for events; scripted writes happen at their time and
+set the files' modification times on the same clock, so "settled" means what it means in
+production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obsync.config import Settings, resolve
+from obsync.daemon import Daemon
+from obsync.export import read_folder
+from obsync.notify import Notifier
+from obsync.sync import Report, run_sync
+from obsync.watch import Change
+
+from . import formats
+
+EPOCH = 1_700_000_000.0  # wall-clock time at simulated time 0
+
+
+class Simulation:
+    """A clock, and events that a script releases as time passes."""
+
+    def __init__(self, end: float) -> None:
+        self.now = 0.0
+        self.end = end
+        self.script: list[tuple[float, Callable[[], list[Change]]]] = []
+        self.pending: list[Change] = []
+        self.daemon: Daemon | None = None
+
+    def clock(self) -> float:
+        return self.now
+
+    def wall_clock(self) -> float:
+        return EPOCH + self.now
+
+    def at(self, when: float, action: Callable[[], list[Change]]) -> None:
+        self.script.append((when, action))
+        self.script.sort(key=lambda item: item[0])
+
+    def get(self, timeout: float) -> Change | None:
+        """The daemon waits up to ``timeout``: time jumps to the next scripted step or the end."""
+        if self.pending:
+            return self.pending.pop(0)
+        deadline = self.now + timeout
+        if self.script and self.script[0][0] <= deadline:
+            when, action = self.script.pop(0)
+            self.now = max(self.now, when)
+            self.pending.extend(action())
+            return self.pending.pop(0) if self.pending else None
+        self.now = deadline
+        if self.now >= self.end and self.daemon is not None:
+            self.daemon.stop.set()
+        return None
+
+    def write(self, path: Path, data: bytes, *, append: bool = False) -> Change:
+        """Write as an exporter would, stamping the file with the simulated time."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab" if append else "wb") as out:
+            out.write(data)
+        stamp = int(self.wall_clock() * 1e9)
+        os.utime(path, ns=(stamp, stamp))
+        return Change(path)
+
+    def unseen(self, path: Path, data: bytes) -> Callable[[], list[Change]]:
+        """A write no event reports."""
+
+        def action() -> list[Change]:
+            self.write(path, data)
+            return []
+
+        return action
+
+
+class FakeSource:
+    """An event source whose health the test decides."""
+
+    def __init__(self, alive: Callable[[], bool]) -> None:
+        self.alive = alive
+        self.stopped = False
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def is_alive(self) -> bool:
+        return not self.stopped and self.alive()
+
+
+class RecordingNotifier(Notifier):
+    def __init__(self, sim: Simulation, watchdog_interval: float | None = None) -> None:
+        super().__init__(env={})
+        self.sim = sim
+        self.watchdog_interval = watchdog_interval
+        self.sent: list[tuple[float, tuple[str, ...]]] = []
+
+    def send(self, *fields: str) -> None:
+        self.sent.append((self.sim.now, fields))
+
+    def first_fields(self) -> list[str]:
+        return [fields[0] for _, fields in self.sent]
+
+
+class Harness:
+    def __init__(self, settings: Settings, sim: Simulation, **options: Any) -> None:
+        self.settings = settings
+        self.sim = sim
+        self.reports: list[Report] = []
+        self.starts = 0
+        self.alive: Callable[[], bool] = lambda: True
+        self.notifier = RecordingNotifier(sim, options.pop("watchdog_interval", None))
+        self.fail_sync: Callable[[int], bool] = lambda _n: False
+        self.daemon = Daemon(
+            settings,
+            sim,
+            self.start_source,
+            notifier=self.notifier,
+            clock=sim.clock,
+            wall_clock=sim.wall_clock,
+            sync=self.sync,
+            **{"debounce": 1.0, "settle": 5.0, "rescan_interval": 300.0} | options,
+        )
+        sim.daemon = self.daemon
+
+    def start_source(self) -> FakeSource:
+        self.starts += 1
+        return FakeSource(lambda: self.alive())
+
+    def sync(self, settings: Settings, **options: Any) -> Report:
+        if self.fail_sync(len(self.reports)):
+            self.reports.append(None)  # type: ignore[arg-type]
+            raise OSError(28, "No space left on device")
+        report = run_sync(settings, **options)
+        self.reports.append(report)
+        return report
+
+    def run(self) -> int:
+        return self.daemon.run()
+
+    @property
+    def syncs(self) -> int:
+        return len(self.reports)
+
+    def removed(self) -> int:
+        return sum(r.plan.annotations.removed for r in self.reports if r is not None)
+
+
+@pytest.fixture
+def settings(export_dir: Path, vault: Path) -> Settings:
+    return resolve(config_path=None, export=export_dir, vault=vault)
+
+
+def notes(settings: Settings) -> dict[str, str]:
+    """Annotation notes by key."""
+    found = {}
+    for path in (settings.vault / settings.annotations_folder).rglob("*.md"):
+        text = path.read_text()
+        key = text.split("annotation-key: ", 1)[1].split("\n", 1)[0]
+        found[key] = text
+    return found
+
+
+KEYED = [a for a in formats.PAPER if a.key]
+
+
+def exported_keys(export_dir: Path) -> set[str]:
+    return {a.key for a in read_folder(export_dir).annotations}
+
+
+def test_initial_sync_then_ready_then_stopping(settings: Settings) -> None:
+    sim = Simulation(end=10.0)
+    harness = Harness(settings, sim)
+    assert harness.run() == 0
+    assert harness.syncs == 1 and harness.starts == 1
+    assert harness.notifier.first_fields() == ["READY=1", "STOPPING=1"]
+    _, ready = harness.notifier.sent[0]
+    assert ready[1].startswith("STATUS=0 annotations")
+
+
+def test_a_better_notes_write_is_synced_once(settings: Settings, export_dir: Path) -> None:
+    """Images first, then ``X.md.tmp`` renamed to ``X.md``: one sync, from the whole file."""
+    sim = Simulation(end=30.0)
+    harness = Harness(settings, sim)
+    note = export_dir / "Paper.md"
+    tmp = export_dir / "Paper.md.tmp"
+    image = export_dir / "attachments" / "QGZ7JHTT.png"
+
+    def images() -> list[Change]:
+        return [sim.write(image, b"\x89PNG\r\n\x1a\n" + bytes(200))]
+
+    def note_tmp() -> list[Change]:
+        return [sim.write(tmp, formats.better_notes(formats.PAPER).encode())]
+
+    def rename() -> list[Change]:
+        tmp.rename(note)
+        return [Change(tmp), Change(note, whole=True)]
+
+    sim.at(5.0, images)
+    sim.at(5.2, note_tmp)
+    sim.at(5.4, rename)
+    assert harness.run() == 0
+    assert harness.syncs == 2
+    assert set(notes(settings)) == exported_keys(export_dir) != set()
+    assert any((settings.vault / settings.attachments_folder).iterdir())
+    assert harness.notifier.first_fields() == ["READY=1", "STATUS=8 annotations; last sync: 8 "
+                                               "created, 0 updated, 0 removed, 0 conflicts, "
+                                               "0 errors", "STOPPING=1"]  # fmt: skip
+
+
+def zotero_chunks(count: int) -> tuple[bytes, list[bytes]]:
+    """Zotero's export with one comment edited since, in ``count`` chunks."""
+    edited = [
+        replace(a, comment="A comment edited in Zotero") if a.key == "RC4HW3AF" else a
+        for a in formats.PAPER
+    ]
+    data = formats.zotero_markdown(edited).encode()
+    size = -(-len(data) // count)
+    return data, [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("gap", [0.4, 2.5], ids=["chunks-within-debounce", "stalls-past-debounce"])
+def test_a_zotero_slow_write_is_read_once_whole(
+    settings: Settings, export_dir: Path, gap: float
+) -> None:
+    """Zotero truncates, then writes in chunks. Even when the writer stalls longer than the
+    debounce, no half file is read: nothing is created or marked removed from one, and the
+    edited annotation is updated once, from the whole file."""
+    path = export_dir / "Annotations.md"
+    sim = Simulation(end=120.0)
+    sim.write(path, formats.zotero_markdown(formats.PAPER).encode())
+    os.utime(path, (EPOCH - 3600, EPOCH - 3600))  # written long ago
+    harness = Harness(settings, sim)
+    data, chunks = zotero_chunks(6)
+
+    sim.at(10.0, lambda: [sim.write(path, b"")])
+    for number, chunk in enumerate(chunks, start=1):
+        sim.at(10.0 + number * gap, lambda chunk=chunk: [sim.write(path, chunk, append=True)])
+    assert harness.run() == 0
+    assert path.read_bytes() == data
+    first, *later = harness.reports
+    assert first.plan.annotations.created == len(exported_keys(export_dir))
+    assert [r.plan.annotations.updated for r in later if r.plan.annotations.updated] == [1]
+    assert sum(r.plan.annotations.created + r.plan.annotations.removed for r in later) == 0
+    assert all(not r.errors for r in harness.reports)
+    assert "A comment edited in Zotero" in notes(settings)["RC4HW3AF"]
+    assert set(notes(settings)) == exported_keys(export_dir)
+
+
+def test_a_periodic_rescan_finds_what_events_missed(settings: Settings, export_dir: Path) -> None:
+    sim = Simulation(end=100.0)
+    harness = Harness(settings, sim, rescan_interval=60.0)
+    sim.at(5.0, sim.unseen(export_dir / "Paper.md", formats.better_notes(KEYED).encode()))
+    assert harness.run() == 0
+    assert set(notes(settings)) == exported_keys(export_dir) != set()
+    assert harness.syncs == 2  # the initial sync and the rescan at 60 s
+
+
+def test_a_dead_observer_is_restarted_and_a_rescan_follows(
+    settings: Settings, export_dir: Path
+) -> None:
+    sim = Simulation(end=50.0)
+    harness = Harness(settings, sim)
+    harness.alive = lambda: harness.starts > 1 or sim.now < 20.0
+    # Written while the observer was dead: no event arrives.
+    sim.at(15.0, sim.unseen(export_dir / "Paper.md", formats.better_notes(KEYED).encode()))
+    assert harness.run() == 0
+    assert harness.starts == 2
+    assert set(notes(settings)) == exported_keys(export_dir) != set()
+
+
+def test_an_observer_that_keeps_dying_ends_the_daemon_with_exit_1(settings: Settings) -> None:
+    sim = Simulation(end=1000.0)
+    harness = Harness(settings, sim, max_restarts=3)
+    harness.alive = lambda: sim.now < 10.0
+    assert harness.run() == 1
+    assert harness.starts == 1 + 3
+
+
+def test_watchdog_pings_only_while_the_observer_is_healthy(settings: Settings) -> None:
+    sim = Simulation(end=100.0)
+    harness = Harness(settings, sim, watchdog_interval=1.0)
+    started = []
+
+    def start_source() -> FakeSource:
+        harness.starts += 1
+        if 10.0 <= sim.now < 30.0:
+            raise OSError(2, "No such file or directory")
+        started.append(sim.now)
+        return FakeSource(lambda: not (10.0 <= sim.now < 30.0))
+
+    harness.daemon.start_source = start_source
+    assert harness.run() == 0
+    pings = [when for when, fields in harness.notifier.sent if fields == ("WATCHDOG=1",)]
+    back = started[-1]
+    assert 30.0 <= back < 60.0
+    assert [p for p in pings if 10.0 <= p < back] == []
+    assert len([p for p in pings if p < 10.0]) >= 9
+    assert len([p for p in pings if p >= back]) >= 30
+
+
+def test_a_failed_sync_is_retried_and_the_daemon_keeps_running(
+    settings: Settings, export_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = Simulation(end=100.0)
+    harness = Harness(settings, sim, retry_after=30.0)
+    harness.fail_sync = lambda n: n == 1  # the second sync meets a full disk
+    note = export_dir / "Paper.md"
+    sim.at(5.0, lambda: [sim.write(note, formats.better_notes(KEYED).encode())])
+    with caplog.at_level(logging.ERROR, logger="obsync"):
+        assert harness.run() == 0
+    assert "sync failed: OSError: [Errno 28] No space left on device" in caplog.text
+    assert harness.syncs == 3
+    assert set(notes(settings)) == exported_keys(export_dir) != set()
+
+
+def test_stop_finishes_the_note_in_hand_and_a_later_sync_completes(
+    settings: Settings, export_dir: Path
+) -> None:
+    (export_dir / "Paper.md").write_text(formats.better_notes(KEYED))
+    calls = 0
+
+    def stop_after_two() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 2
+
+    first = run_sync(settings, stop=stop_after_two)
+    assert first.applied is not None and len(first.applied.written) == 2
+    assert all(why == "stopping" for _, why in first.applied.skipped)
+    second = run_sync(settings)
+    assert second.plan.annotations.removed == 0
+    assert set(notes(settings)) == exported_keys(export_dir) != set()
+    assert run_sync(settings).applied.written == []  # type: ignore[union-attr]
+
+
+def test_only_changed_export_files_are_read_again(export_dir: Path) -> None:
+    one = export_dir / "One.md"
+    two = export_dir / "Two.md"
+    one.write_text(formats.better_notes(KEYED[:2], note_key="ONE23456"))
+    two.write_text(formats.better_notes(KEYED[2:], note_key="TWO23456"))
+    cache: dict[Any, Any] = {}
+    read_folder(export_dir, cache)
+    first = dict(cache)
+    two.write_text(formats.better_notes(KEYED[3:], note_key="TWO23456"))
+    again = read_folder(export_dir, cache)
+    assert cache[one][1] is first[one][1]  # the same object: not read again
+    assert cache[two][1] is not first[two][1]
+    assert {a.key for a in again.annotations} == {a.key for a in KEYED[:2] + KEYED[3:]}
+    one.unlink()
+    read_folder(export_dir, cache)
+    assert set(cache) == {two}
