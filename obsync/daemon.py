@@ -69,6 +69,8 @@ class Daemon:
     cache: ReadCache = field(default_factory=dict)
     syncs: int = 0
     recheck_at: float | None = None
+    source: EventSource | None = None
+    next_ping: float = 0.0
     # Files renamed into place, with their (size, mtime) then: whole while unchanged.
     whole: dict[Path, tuple[int, int] | None] = field(default_factory=dict)
 
@@ -77,32 +79,29 @@ class Daemon:
         report = self.sync_now()
         self.notifier.ready(self.describe(report))
         log.info("watching %s", self.settings.export)
-        source = self.start_watching()
+        self.source = self.start_watching()
         debouncer = Debouncer(self.debounce)
         restarts, last_restart = 0, self.clock()
         next_rescan = self.clock() + self.rescan_interval
-        next_ping = next_restart = self.clock()
+        next_restart = self.clock()
         while not self.stop.is_set():
             now = self.clock()
-            healthy = source is not None and source.is_alive()
+            healthy = self.healthy()
             if not healthy and now >= next_restart:
-                if source is not None:
+                if self.source is not None:
                     log.warning("the file observer stopped; restarting it and rescanning")
-                    source.stop()
+                    self.source.stop()
                 restarts += 1
                 if restarts > self.max_restarts:
                     log.error("the file observer keeps failing; exiting so systemd restarts obsync")
                     return 1
-                source = self.start_watching()
+                self.source = self.start_watching()
                 last_restart, next_restart = now, now + min(60.0, 2.0**restarts)
                 debouncer.add(Change(RESCAN), now)
-                healthy = source is not None and source.is_alive()
+                healthy = self.healthy()
             elif healthy and restarts and now - last_restart >= self.rescan_interval:
                 restarts = 0  # healthy for a while: past failures are forgiven
-            interval = self.notifier.watchdog_interval
-            if healthy and interval is not None and now >= next_ping:
-                self.notifier.watchdog()
-                next_ping = now + interval
+            self.ping_if_due()
             if now >= next_rescan or (self.recheck_at is not None and now >= self.recheck_at):
                 debouncer.add(Change(RESCAN), now)
             batch = debouncer.ready(now)
@@ -121,8 +120,8 @@ class Daemon:
             waits = [next_rescan - now, 1.0]
             if (pending := debouncer.next_check(now)) is not None:
                 waits.append(pending)
-            if healthy and interval is not None:
-                waits.append(next_ping - now)
+            if healthy and self.notifier.watchdog_interval is not None:
+                waits.append(self.next_ping - now)
             if self.recheck_at is not None:
                 waits.append(self.recheck_at - now)
             if not healthy:
@@ -132,10 +131,26 @@ class Daemon:
                 debouncer.add(change, self.clock())
                 change = self.events.get(0.0)
         self.notifier.stopping()
-        if source is not None:
-            source.stop()
+        if self.source is not None:
+            self.source.stop()
         log.info("stopped")
         return 0
+
+    def healthy(self) -> bool:
+        return self.source is not None and self.source.is_alive()
+
+    def ping_if_due(self) -> None:
+        """WATCHDOG=1 to systemd, only while the observer is healthy."""
+        interval = self.notifier.watchdog_interval
+        now = self.clock()
+        if interval is not None and now >= self.next_ping and self.healthy():
+            self.notifier.watchdog()
+            self.next_ping = now + interval
+
+    def should_stop(self) -> bool:
+        """Asked between writes: keep systemd's watchdog fed in a long sync; stop if told."""
+        self.ping_if_due()
+        return self.stop.is_set()
 
     def start_watching(self) -> EventSource | None:
         """The started event source, or None (logged) when it cannot start."""
@@ -148,7 +163,7 @@ class Daemon:
     def sync_now(self) -> Report:
         unsettled, settled_in = self.unsettled()
         report = self.sync(
-            self.settings, cache=self.cache, unsettled=unsettled, stop=self.stop.is_set
+            self.settings, cache=self.cache, unsettled=unsettled, stop=self.should_stop
         )
         self.syncs += 1
         if unsettled:

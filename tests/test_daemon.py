@@ -360,3 +360,22 @@ def test_only_changed_export_files_are_read_again(export_dir: Path) -> None:
     one.unlink()
     read_folder(export_dir, cache)
     assert set(cache) == {two}
+
+
+def test_a_long_sync_keeps_systemds_watchdog_fed(settings: Settings, export_dir: Path) -> None:
+    sim = Simulation(end=100.0)
+    harness = Harness(settings, sim, watchdog_interval=1.0)
+    plain_sync = harness.sync
+
+    def slow_sync(settings: Settings, **options: Any) -> Report:
+        if harness.syncs == 1:  # the sync after the export changed takes 30 s of writes
+            for _ in range(30):
+                sim.now += 1.0
+                assert options["stop"]() is False
+        return plain_sync(settings, **options)
+
+    harness.daemon.sync = slow_sync
+    sim.at(5.0, lambda: [sim.write(export_dir / "Paper.md", formats.better_notes(KEYED).encode())])
+    assert harness.run() == 0
+    pings = [when for when, fields in harness.notifier.sent if fields == ("WATCHDOG=1",)]
+    assert len([p for p in pings if 6.0 < p < 36.0]) >= 25
