@@ -170,6 +170,12 @@ class Daemon:
             log.info("%d export files still settling; reading them in %.1f s",
                      len(unsettled), settled_in)  # fmt: skip
         self.recheck_at = self.clock() + settled_in if unsettled else None
+        if report.applied is not None and report.applied.failed:
+            # A full disk or a read-only folder may be fixed soon: try those notes again.
+            retry = self.clock() + self.retry_after
+            self.recheck_at = min(retry, self.recheck_at or retry)
+            log.warning("%d notes not written; trying again in %g s",
+                        len(report.applied.failed), self.retry_after)  # fmt: skip
         log.info("%s", report.summary())  # errors and conflicts were logged as warnings
         return report
 

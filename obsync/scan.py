@@ -19,6 +19,9 @@ _KEY = re.compile(
 _FRONTMATTER_END = re.compile(r"^---[ \t]*$", re.M)
 
 
+TEMP_PREFIX = ".obsync-tmp-"  # obsync's writes in progress: never notes
+
+
 @dataclass(frozen=True, slots=True)
 class Found:
     path: PurePosixPath  # relative to the vault, with / separators
@@ -35,6 +38,7 @@ class VaultIndex:
     stems: set[str] = field(default_factory=set)  # casefolded, as Obsidian resolves links
     files: set[PurePosixPath] = field(default_factory=set)
     conflict_copies: dict[PurePosixPath, str] = field(default_factory=dict)
+    temp_files: list[PurePosixPath] = field(default_factory=list)  # left by a killed run
 
 
 def frontmatter_key(text: str) -> tuple[str, str] | None:
@@ -60,6 +64,9 @@ def scan(vault: Path) -> VaultIndex:
         relative_folder = PurePosixPath(Path(folder).relative_to(vault).as_posix())
         for name in sorted(files):
             relative = relative_folder / name
+            if name.startswith(TEMP_PREFIX):
+                index.temp_files.append(relative)
+                continue
             index.files.add(relative)
             if not name.endswith(".md"):
                 continue

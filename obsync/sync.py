@@ -16,7 +16,7 @@ from obsync.model import ExportRead
 from obsync.plan import Counts, Plan, make_plan
 from obsync.scan import SameFile, scan
 from obsync.state import StateStore
-from obsync.vault import Applied, apply, clean_temp_files
+from obsync.vault import Applied, apply, remove_temp_files
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,12 @@ def run_sync(
     unsettled: frozenset[Path] = frozenset(),
     stop: Callable[[], bool] = lambda: False,
 ) -> Report:
-    folders = (settings.annotations_folder, settings.sources_folder, settings.attachments_folder)
-    if not dry_run:
-        clean_temp_files(settings.vault, folders)
     read = export.read_folder(settings.export, cache, hold=unsettled)
     for error in read.errors:
         log.warning("%s", error)
     index = scan(settings.vault)
+    if not dry_run:
+        remove_temp_files(settings.vault, index.temp_files)
     store = StateStore(settings.state_file)
     state = store.load()
     plan = make_plan(

@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 
 from obsync.note import encode
 from obsync.plan import Action, Plan
+from obsync.scan import TEMP_PREFIX
 
 log = logging.getLogger(__name__)
-TMP_PREFIX = ".obsync-tmp-"
 
 
 class UnsafePath(Exception):
@@ -70,7 +70,7 @@ def atomic_write(target: Path, data: bytes, synced: set[Path]) -> None:
         mode: int | None = stat.S_IMODE(os.lstat(target).st_mode)
     except FileNotFoundError:
         mode = None
-    tmp = target.with_name(f"{TMP_PREFIX}{os.getpid()}-{target.name}")
+    tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{target.name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -100,17 +100,18 @@ def _fsync_folders(folders: Iterable[Path]) -> None:
             os.close(fd)
 
 
-def clean_temp_files(vault: Path, folders: Iterable[str]) -> int:
-    """Remove temporary files an interrupted run left in obsync's folders."""
+def remove_temp_files(vault: Path, found: Iterable[PurePosixPath]) -> int:
+    """Remove the temporary files of writes an interrupted run left behind."""
     removed = 0
-    for folder in folders:
-        base = vault / folder
-        if not base.is_dir() or base.is_symlink():
-            continue
-        for path in base.rglob(f"{TMP_PREFIX}*"):
-            if path.is_file() and not path.is_symlink():
-                path.unlink(missing_ok=True)
+    for relative in found:
+        try:
+            path = _safe_target(vault, relative)
+            if path.name.startswith(TEMP_PREFIX) and path.is_file():
+                path.unlink()
                 removed += 1
+                log.info("removed %s, left by an interrupted sync", relative)
+        except (OSError, UnsafePath) as exc:
+            log.warning("could not remove %s: %s", relative, exc)
     return removed
 
 
