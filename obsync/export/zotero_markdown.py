@@ -23,7 +23,8 @@ from obsync.model import Annotation, InputError
 
 _URL = r"(?:[^()\s]|\([^()\s]*\))*"
 OPEN_LINK = re.compile(rf"\(\[(?:pdf|epub|snapshot)\]\((zotero://open-pdf/{_URL})\)\)")
-_ITEM_LINK = r"\[([^\]\n]*)\]\((zotero://select/[^)\s]*)\)"
+# Bounded lengths: unbounded runs made a line of unclosed links take quadratic time.
+_ITEM_LINK = r"\[([^\]\n]{0,2000})\]\((zotero://select/[^)\s(\[\]]{0,500})\)"
 CITATION_LINKS = re.compile(rf"\(({_ITEM_LINK}(?:;\s*{_ITEM_LINK})*)\)")
 _ONE_ITEM = re.compile(_ITEM_LINK)
 # A citation without links: (Zhao et al., 2023, p. 1), (“Title”, p. 3), (Zhao et al., 2023)
