@@ -220,6 +220,11 @@ class _Planner:
             if record is not None:
                 self.records.append(record)
             return path
+        if parts.head == note.render_head(rendered.properties, rendered.body):
+            # Exactly what obsync would write, no property of the user's: nothing to parse.
+            counts.unchanged += 1
+            remember(path, desired_fp, rendered.generated_tags)
+            return path
         head = note.parse_head(parts.head)
         try:
             current = head.values()
