@@ -1,0 +1,192 @@
+"""obsync's benchmark: one run, one machine, every number the targets speak of.
+
+    python bench/run.py --annotations 100000            # about 1,000 exports
+    python bench/run.py --annotations 10000 --exports 100 --keep /tmp/obsync-bench
+
+Prints a Markdown table: cold sync and the floor (plain Python reading every export and
+writing the same files, same count and bytes), no-op resync, resync after one annotation
+changed, the daemon's latency from an export change to the note written, and peak memory.
+Nothing here is a pass/fail test; the targets are printed beside the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from library import change_one_comment, generate
+
+from obsync.config import Settings, resolve
+from obsync.daemon import watchdog_daemon
+from obsync.export import ReadCache
+from obsync.sync import Report, run_sync
+
+
+def timed(action: object) -> tuple[float, Report]:
+    start = time.perf_counter()
+    report = action()  # type: ignore[operator]
+    return time.perf_counter() - start, report
+
+
+def written(report: Report) -> int:
+    return len(report.applied.written) if report.applied is not None else 0
+
+
+def floor(export: Path, vault: Path, target: Path) -> float:
+    """Plain Python: read every export file, write the files obsync wrote, same bytes."""
+    outputs = [
+        (path.relative_to(vault), path.read_bytes()) for path in vault.rglob("*") if path.is_file()
+    ]
+    folders = sorted({relative.parent for relative, _ in outputs})
+    start = time.perf_counter()
+    for path in export.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+    for folder in folders:
+        (target / folder).mkdir(parents=True, exist_ok=True)
+    for relative, data in outputs:
+        with open(target / relative, "wb") as out:
+            out.write(data)
+    return time.perf_counter() - start
+
+
+def note_of(vault: Path, export: Path, paper: int) -> Path:
+    """The note of the first annotation in a paper's export (the one change_one_comment edits)."""
+    text = (export / f"Paper {paper:05d}.md").read_text(encoding="utf-8")
+    at = text.index("annotationKey%22%3A%22") + len("annotationKey%22%3A%22")
+    key = text[at : at + 8]
+    (found,) = vault.rglob(f"{key}.md")
+    return found
+
+
+def daemon_latency(settings: Settings, changes: int) -> list[float]:
+    """Seconds from an export rename to the changed note on disk, for a running daemon."""
+    daemon = watchdog_daemon(
+        settings,
+        polling=False,
+        debounce=settings.daemon.debounce,
+        settle=settings.daemon.settle,
+        rescan_interval=settings.daemon.rescan_interval,
+    )
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    while daemon.source is None or not daemon.source.is_alive():
+        time.sleep(0.01)
+    latencies = []
+    for change in range(changes):
+        paper = change * 7 % 50
+        note = note_of(settings.vault, settings.export, paper)
+        stamp = f"latency-{change}"
+        start = time.perf_counter()
+        change_one_comment(settings.export, paper, stamp)
+        deadline = start + 60
+        while stamp not in note.read_text(encoding="utf-8"):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the daemon did not write {note} within 60 s")
+            time.sleep(0.005)
+        latencies.append(time.perf_counter() - start)
+        time.sleep(0.2)  # let the daemon settle between changes
+    daemon.stop.set()
+    thread.join(timeout=60)
+    return latencies
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--annotations", type=int, default=100_000)
+    parser.add_argument("--exports", type=int, help="default: one per 100 annotations")
+    parser.add_argument("--images", type=float, default=0.01, help="share of image annotations")
+    parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
+    args = parser.parse_args()
+    exports = args.exports or max(1, args.annotations // 100)
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="obsync-bench-"))
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    os.environ["XDG_STATE_HOME"] = str(work / "state")
+    os.environ["XDG_CONFIG_HOME"] = str(work / "config")
+    export, vault = work / "export", work / "vault"
+    print(f"generating {args.annotations} annotations in {exports} exports ...", file=sys.stderr)
+    generate(export, args.annotations, exports, images=args.images)
+    settings = resolve(config_path=None, export=export, vault=vault)
+    rows: list[tuple[str, str, str]] = []
+
+    print("cold sync ...", file=sys.stderr)
+    cold, report = timed(lambda: run_sync(settings))
+    created = report.plan.annotations.created
+    cold_peak = peak_mb()
+    bottom = floor(export, vault, work / "floor")
+    rows.append(("cold sync", f"{cold:.1f} s ({created} notes)", ""))
+    rows.append(("floor: read exports, write same files", f"{bottom:.1f} s", ""))
+    rows.append(("cold / floor", f"{cold / bottom:.1f} times", "≤ 3 times"))
+
+    print("no-op resyncs ...", file=sys.stderr)
+    command = [sys.executable, "-m", "obsync.cli", "sync", "--export", str(export),
+               "--vault", str(vault)]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    fresh = time.perf_counter() - start
+    rows.append(("no-op resync, `obsync sync` (new process)", f"{fresh:.2f} s", ""))
+    cache: ReadCache = {}
+    run_sync(settings, cache=cache)  # warm: what the daemon keeps between syncs
+    noop, report = timed(lambda: run_sync(settings, cache=cache))
+    rows.append(("no-op resync, in process (warm)", f"{noop:.2f} s, {written(report)} written",
+                 "≤ 0.5 s"))  # fmt: skip
+
+    change_one_comment(export, 3, "one-change")
+    one, report = timed(lambda: run_sync(settings, cache=cache))
+    rows.append(("one annotation changed, in process", f"{one:.2f} s, {written(report)} written",
+                 "≤ 0.2 s, 1–2 written"))  # fmt: skip
+
+    print("daemon latency ...", file=sys.stderr)
+    latencies = sorted(daemon_latency(settings, args.latency_samples))
+    p50 = statistics.median(latencies)
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
+    debounce = settings.daemon.debounce
+    rows.append(("daemon latency p50 / p95", f"{p50:.2f} s / {p95:.2f} s",
+                 f"p95 ≤ {debounce + 0.3:.1f} s (debounce {debounce:g} s + 0.3)"))  # fmt: skip
+    rows.append(("peak memory (RSS)", f"{max(cold_peak, peak_mb()):.0f} MB", "≤ 200 MB"))
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d")
+    machine = f"{cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}"
+    print(
+        f"\n{args.annotations:,} annotations in {exports:,} Better Notes exports;",
+        f"{when}; {machine}\n",
+    )
+    print("| measure | result | target |\n| --- | --- | --- |")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
