@@ -1,16 +1,21 @@
 """Apply a plan: the only module that writes into the vault.
 
-Every write is atomic: a temporary file in the note's own folder, flushed and
-fsynced, then renamed over the note, keeping the note's file mode. Folders are
-fsynced once per sync, after all renames (durability is batched, not dropped).
+Every write is atomic: a temporary file in the note's own folder, made durable,
+then renamed over the note, keeping the note's file mode. Durability is batched,
+not dropped: one syncfs per batch of files instead of an fsync per file, and the
+folders fsynced once per sync, after all renames (see ``_Writer``).
 Nothing is written through a symbolic link or outside the vault.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import logging
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -64,26 +69,148 @@ def _make_folders(vault: Path, target: Path) -> None:
                 raise UnsafePath(f"{current} is a symbolic link or not a folder") from None
 
 
-def atomic_write(target: Path, data: bytes, synced: set[Path]) -> None:
-    """Write ``data`` to ``target`` atomically, keeping an existing file's mode."""
+BATCH = 256  # temporary files made durable together, then renamed into place
+
+
+def _syncfs(folder: Path) -> None:
+    """Flush the file system holding ``folder``: one syncfs(2), not an fsync per file."""
+    libc = _libc()
+    if libc is None:
+        raise OSError(errno.ENOSYS, "syncfs is not available here")
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        mode: int | None = stat.S_IMODE(os.lstat(target).st_mode)
+        if libc.syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs  # noqa: B018 (is it there?)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@dataclass(slots=True)
+class _Staged:
+    relative: PurePosixPath
+    target: Path
+    tmp: Path
+    done: str  # the log line once it is in place
+    expected: bytes | None  # what the note must still hold when it is replaced
+    new: bool  # a new note: there must still be none
+
+
+def _changed_since_plan(item: _Staged) -> str | None:
+    """Why the note must not be replaced now (the user saved it meanwhile), or None."""
+    if not item.new and item.expected is None:
+        return None
+    try:
+        now = item.target.read_bytes()
     except FileNotFoundError:
-        mode = None
-    tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{target.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    synced.add(target.parent)
+        now = None
+    if item.new:
+        return "appeared since the plan was made" if now is not None else None
+    return "changed since the plan was made" if now != item.expected else None
+
+
+@dataclass(slots=True)
+class _Writer:
+    """Atomic writes, with durability batched.
+
+    Each file goes to a temporary file in its own folder (keeping the file mode of
+    the note it replaces). Every ``BATCH`` files, the temporary files are made
+    durable together (one syncfs; if that fails or is missing, an fsync per file,
+    so a failure is pinned on its own file), then renamed over their notes. The
+    folders are fsynced once at the end. A crash at any moment leaves each note
+    whole, old or new; temporary files left behind are removed by the next sync.
+    """
+
+    vault: Path
+    result: Applied
+    staged: list[_Staged] = field(default_factory=list)
+    folders: set[Path] = field(default_factory=set)
+
+    def write(
+        self,
+        relative: PurePosixPath,
+        target: Path,
+        data: bytes,
+        done: str,
+        *,
+        expected: bytes | None = None,
+        new: bool = False,
+    ) -> None:
+        try:
+            mode: int | None = stat.S_IMODE(os.lstat(target).st_mode)
+        except FileNotFoundError:
+            mode = None
+        tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{target.name}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if mode is not None:
+                    os.fchmod(handle.fileno(), mode)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.staged.append(_Staged(relative, target, tmp, done, expected, new))
+        if len(self.staged) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        staged, self.staged = self.staged, []
+        if not staged:
+            return
+        try:
+            _syncfs(self.vault)
+            durable = staged
+        except OSError:
+            durable = [item for item in staged if self._fsync(item)]
+        for item in durable:
+            if (why := _changed_since_plan(item)) is not None:
+                item.tmp.unlink(missing_ok=True)
+                self.result.skipped.append((item.relative, why))
+                log.info("skipped %s: %s; the next sync sees it", item.relative, why)
+                continue
+            try:
+                os.replace(item.tmp, item.target)
+            except OSError as exc:
+                item.tmp.unlink(missing_ok=True)
+                self._failed(item, exc)
+                continue
+            self.result.written.append(item.relative)
+            self.folders.add(item.target.parent)
+            log.info("%s", item.done)
+
+    def _fsync(self, item: _Staged) -> bool:
+        try:
+            fd = os.open(item.tmp, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            item.tmp.unlink(missing_ok=True)
+            self._failed(item, exc)
+            return False
+        return True
+
+    def _failed(self, item: _Staged, exc: OSError) -> None:
+        self.result.failed.append((item.relative, str(exc)))
+        log.warning("could not write %s: %s", item.relative, exc)
+
+    def finish(self) -> None:
+        self.flush()
+        _fsync_folders(self.folders)
 
 
 def _fsync_folders(folders: Iterable[Path]) -> None:
@@ -121,40 +248,34 @@ def apply(plan: Plan, vault: Path, stop: Callable[[], bool] = lambda: False) -> 
     When ``stop`` says so, the write in hand is finished and the rest is skipped.
     """
     result = Applied()
-    synced: set[Path] = set()
-    for copy in plan.copies:
-        try:
-            target = _safe_target(vault, copy.path)
-            _make_folders(vault, target)
-            atomic_write(target, copy.source.read_bytes(), synced)
-            result.written.append(copy.path)
-            log.info("copied image %s", copy.path)
-        except (OSError, UnsafePath) as exc:
-            result.failed.append((copy.path, str(exc)))
-            log.warning("could not copy image %s: %s", copy.path, exc)
-    for write in plan.writes:
-        if stop():
-            result.skipped.append((write.path, "stopping"))
-            continue
-        try:
-            target = _safe_target(vault, write.path)
+    writer = _Writer(vault, result)
+    try:
+        for copy in plan.copies:
             try:
-                now = target.read_bytes()
-            except FileNotFoundError:
-                now = None
-            if write.expected is None and now is not None and write.action is Action.CREATE:
-                result.skipped.append((write.path, "appeared since the plan was made"))
+                target = _safe_target(vault, copy.path)
+                _make_folders(vault, target)
+                writer.write(
+                    copy.path, target, copy.source.read_bytes(), f"copied image {copy.path}"
+                )
+            except (OSError, UnsafePath) as exc:
+                result.failed.append((copy.path, str(exc)))
+                log.warning("could not copy image %s: %s", copy.path, exc)
+        for write in plan.writes:
+            if stop():
+                result.skipped.append((write.path, "stopping"))
                 continue
-            if write.expected is not None and now != encode(write.expected):
-                result.skipped.append((write.path, "changed since the plan was made"))
-                log.info("skipped %s: it changed while syncing; next sync picks it up", write.path)
-                continue
-            _make_folders(vault, target)
-            atomic_write(target, encode(write.content), synced)
-            result.written.append(write.path)
-            log.info("%s %s %s", write.action.value, write.kind, write.path)
-        except (OSError, UnsafePath) as exc:
-            result.failed.append((write.path, str(exc)))
-            log.warning("could not write %s: %s", write.path, exc)
-    _fsync_folders(synced)
+            try:
+                target = _safe_target(vault, write.path)
+                _make_folders(vault, target)
+                expected = None if write.expected is None else encode(write.expected)
+                new = write.expected is None and write.action is Action.CREATE
+                done = f"{write.action.value} {write.kind} {write.path}"
+                writer.write(
+                    write.path, target, encode(write.content), done, expected=expected, new=new
+                )
+            except (OSError, UnsafePath) as exc:
+                result.failed.append((write.path, str(exc)))
+                log.warning("could not write %s: %s", write.path, exc)
+    finally:
+        writer.finish()
     return result

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import obsync.vault as vault_module
 from obsync.config import Settings, resolve
 from obsync.scan import TEMP_PREFIX
 from obsync.sync import run_sync
@@ -190,6 +191,17 @@ def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     for name in ("open", "fsync", "mkdir"):
         monkeypatch.setattr(os, name, failing(name))
 
+    # With an fsync fault set, the one syncfs per batch reports a writeback error too, and
+    # obsync falls back to an fsync per file to learn which files failed.
+    real_syncfs = vault_module._syncfs
+
+    def syncfs(folder: Path) -> None:
+        if "fsync" in active:
+            raise OSError(active["fsync"][0], os.strerror(active["fsync"][0]), str(folder))
+        real_syncfs(folder)
+
+    monkeypatch.setattr(vault_module, "_syncfs", syncfs)
+
     def set_fault(name: str, code: int, when: Callable[[Any], bool] = lambda _t: True) -> None:
         active[name] = (code, when)
 
@@ -339,3 +351,33 @@ def test_kill_9_at_any_point_then_a_sync_gives_the_undisturbed_vault(tmp_path: P
             assert name.startswith(TEMP_PREFIX) or TEMP_PREFIX in name or data == expected[name]
         run_sync(settings_for(export, vault))
         assert contents(vault) == expected, at
+
+
+def test_a_note_the_user_saves_while_its_write_is_staged_is_not_replaced(
+    export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Writes are renamed into place in batches: each note is checked again just before."""
+    from obsync.vault import apply
+
+    paper = copy_fixture_paper(export_dir)
+    sync_json(capsys, export_dir, vault)
+    paper.write_text(paper.read_text().replace("2023", "2024"))  # every note changes
+    report = run_sync(settings_for(export_dir, vault), dry_run=True)
+    first, *rest = report.plan.writes
+    assert rest
+    target = vault / first.path
+    saved = target.read_text() + "Written in Obsidian while obsync was syncing.\n"
+    calls = 0
+
+    def user_saves_meanwhile() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first note's new version is staged, not yet in place
+            target.write_text(saved)
+        return False
+
+    applied = apply(report.plan, vault, user_saves_meanwhile)
+    assert target.read_text() == saved
+    assert (first.path, "changed since the plan was made") in applied.skipped
+    assert len(applied.written) == len(rest)
+    assert not any(TEMP_PREFIX in p.name for p in vault.rglob("*"))
