@@ -30,17 +30,29 @@ SOURCE_TAG = "zotero/source"
 
 _ALLOWED_TAG = re.compile(r"</?(?:sub|sup|u)>")
 _ENTITY = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
-_BLOCK_START = re.compile(r"^([ \t]*)(```|~~~|[-=*_]{3,}[ \t]*$|\$\$)", re.M)
+# What a block may start inside of: blockquote markers and list markers, in any mix.
+_CONTAINERS = r"(?:[ \t]*(?:>|[-+*][ \t]|\d{1,9}[.)][ \t]))*[ \t]*"
+_BLOCK_START = re.compile(rf"^({_CONTAINERS})([-=*_]{{3,}}[ \t]*$|\$\$)", re.M)
+# Characters Markdown or Obsidian would act on, spelled as character references:
+# ` (code spans and fences: Dataview runs `= …` and `$= …`, and ```dataviewjs, ```tasks…),
+# ~~~ (fences), %% (Obsidian comments), ![ (embeds of other notes and files).
+_INERT = {"`": "&#96;", "~~~": "&#126;~~", "%%": "%&#37;", "![": "!&#91;"}
+_ACTIVE = re.compile("|".join(re.escape(k) for k in _INERT))
 
 
 def neutralise(text: str, marker: str) -> str:
     """Make export text inert Markdown that shows what the user wrote.
 
+    Line breaks are ``\\n`` only (a lone CR is a line break to Markdown too);
     ``<`` becomes ``&lt;`` (no HTML, no Templater ``<% %>``) except Zotero's own
-    ``<sub> <sup> <u>``; character references stay literal; ``%%`` cannot open an
-    Obsidian comment; fences and rules at a line start are escaped; a line that
-    would read as the marker is escaped.
+    ``<sub> <sup> <u>``; character references stay literal; backticks and
+    ``~~~`` cannot make code (Dataview's inline ``= …``/``$= …`` queries or a
+    fenced ``dataviewjs``/``tasks`` block), ``%%`` cannot open an Obsidian
+    comment and ``![`` cannot embed another note: each is written with a
+    character reference; rules and ``$$`` at a line start, even inside a quote
+    or a list item, are escaped; a line that would read as the marker is escaped.
     """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _ENTITY.sub("&amp;", text)
     pieces = _ALLOWED_TAG.split(text)
     kept = _ALLOWED_TAG.findall(text)
@@ -48,9 +60,20 @@ def neutralise(text: str, marker: str) -> str:
         piece.replace("<", "&lt;") + (kept[i] if i < len(kept) else "")
         for i, piece in enumerate(pieces)
     )
-    text = text.replace("%%", "%&#37;")
+    text = _ACTIVE.sub(lambda m: _INERT[m.group(0)], text)
     text = _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return unforge(text, marker)
+
+
+def unforge(text: str, marker: str) -> str:
+    """Escape every line of ``text`` that would read as the marker line."""
+    if marker not in text:
+        return text
     return "\n".join("\\" + line if line.strip() == marker else line for line in text.split("\n"))
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def link_label(text: str, limit: int = 80) -> str:
@@ -104,17 +127,22 @@ def annotation_note(
         parts.append(neutralise(annotation.comment, marker))
     footer = [wikilink(source_stem)]
     if annotation.page_label:
-        footer.append(f"p. {neutralise(annotation.page_label, marker)}")
+        footer.append(f"p. {neutralise(one_line(annotation.page_label), marker)}")
     if annotation.zotero_link:
         footer.append(f"[Open in Zotero](<{annotation.zotero_link}>)")
     parts.append(" · ".join(footer))
-    return Rendered(properties, "\n\n".join(parts) + "\n\n", tags)
+    # Neutralised parts cannot hold the marker; this also guards the lines obsync itself makes.
+    return Rendered(properties, unforge("\n\n".join(parts), marker) + "\n\n", tags)
 
 
 def entry_text(annotation: Annotation, stem: str, marker: str) -> str:
     """An annotation's line in its literature note (without the list bullet)."""
     label = link_label(annotation.text or annotation.comment or annotation.type.value, 60)
-    page = f"p. {link_label(annotation.page_label)} · " if annotation.page_label else ""
+    page = (
+        f"p. {neutralise(link_label(annotation.page_label), marker)} · "
+        if annotation.page_label
+        else ""
+    )
     color = f" · {color_name(annotation.color)}" if annotation.color else ""
     return f"{page}{wikilink(stem, neutralise(label, marker))}{color}"
 
@@ -145,4 +173,4 @@ def source_note(source: SourceInfo, entries: Sequence[Entry], *, marker: str) ->
         lines.append(f"- ~~{entry.text}~~ (removed)" if entry.removed else f"- {entry.text}")
     if not entries:
         lines.append("*(no annotations)*")
-    return Rendered(properties, "\n".join(lines) + "\n\n", (SOURCE_TAG,))
+    return Rendered(properties, unforge("\n".join(lines), marker) + "\n\n", (SOURCE_TAG,))

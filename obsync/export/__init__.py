@@ -59,7 +59,13 @@ def read_file(path: Path, root: Path) -> FileRead:
         data = path.read_bytes()
     except OSError as exc:
         return FileRead(path, (), (InputError(path, None, f"cannot read: {exc.strerror}"),), True)
+    if not data.strip():
+        # Exporters never write an empty file: this one is being written, or was cut short.
+        return FileRead(path, (), (InputError(path, None, "the file is empty"),))
     text, errors = decode(data, path)
+    if (nul := data.find(b"\0")) != -1:
+        line = data.count(b"\n", 0, nul) + 1
+        errors.append(InputError(path, line, "NUL byte: binary data, not a text export"))
     for claims, read_text in READERS:
         if claims(text):
             annotations, found = read_text(text, path, root)

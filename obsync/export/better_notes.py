@@ -8,6 +8,7 @@ Markdown escaped by remark, with ``\\`` at a line end for a line break.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,11 @@ from obsync.model import Annotation, AnnotationType, InputError
 
 _HEADER = re.compile(r"\A---[ \t]*\r?\n((?:.*\r?\n)*?)---[ \t]*(?:\r?\n|\Z)")
 _PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?:#{1,6}[ \t]+)?")
-_IMAGE = re.compile(r"!\[((?:\\.|[^\\\]\n])*)\]\((<[^>\n]*>|[^)\s]*)\)")
+_ZIMAGE = 'ztype="zimage"'
+_ZIMAGE_AT = re.compile(re.escape(_ZIMAGE))
+# An image's alt text never holds another "![" (its data is URL-encoded): an unclosed
+# one then costs only the text up to the next, keeping hostile lines linear.
+_IMAGE = re.compile(r"!\[((?:\\[^!\n]|!(?!\[)|[^\\\]!\n])*)\]\((<[^>\n]*>|[^)\s]*)\)")
 
 
 def looks_like(text: str) -> bool:
@@ -68,26 +73,47 @@ class BetterNotesReader(ParagraphReader):
             line = 2 + mark.line if mark is not None else 1
             self.error(line, f"YAML header is not valid YAML ({getattr(exc, 'problem', exc)})")
             return {}, body_line
+        except RecursionError:
+            self.error(2, "YAML header nests too deeply to read")
+            return {}, body_line
         if not isinstance(loaded, dict):
             return {}, body_line
-        return {str(k): v for k, v in loaded.items() if isinstance(v, str)}, body_line
+        return {
+            common.without_surrogates(str(k)): common.without_surrogates(v)
+            for k, v in loaded.items()
+            if isinstance(v, str)
+        }, body_line
 
     def text_of(self, raw: str) -> str:
         return common.markdown_text(raw)
 
     def elements(self, block: str, line: int) -> list[Element]:
         found: list[Element] = []
+        lines = common.LineCounter(block, line)
         for span in spans(block):
-            element = span_element(self, span, line + block.count("\n", 0, span.start))
+            element = span_element(self, span, lines.line_at(span.start))
             if element is not None:
                 found.append(element)
+        starts = [e.start for e in found]  # in order: spans do not overlap
+        images: list[Element] = []
+        lines = common.LineCounter(block, line)
+        read = 0  # Better Notes' image markers in images that were read (annotations or not)
         for match in _IMAGE.finditer(block):
-            if any(e.start <= match.start() < e.end for e in found):
+            if inside(found, starts, match.start()):
                 continue
-            element = self.image_element(match, line + block.count("\n", 0, match.start()))
+            read += match.group(1).count(_ZIMAGE)
+            element = self.image_element(match, lines.line_at(match.start()))
             if element is not None:
-                found.append(element)
-        return sorted(found, key=lambda e: e.start)
+                images.append(element)
+        if _ZIMAGE in block:
+            markers = [m.start() for m in _ZIMAGE_AT.finditer(block)]
+            markers = [at for at in markers if not inside(found, starts, at)]
+            if len(markers) > read:
+                self.error(
+                    common.LineCounter(block, line).line_at(markers[0]),
+                    "a Better Notes image is not a well-formed Markdown image: not read",
+                )
+        return sorted(found + images, key=lambda e: e.start)
 
     def image_element(self, match: re.Match[str], line: int) -> Element | None:
         alt = common.inline_text(match.group(1), markdown=True)
@@ -100,6 +126,12 @@ class BetterNotesReader(ParagraphReader):
         kind = "anchor" if data is not None else "broken"
         url = match.group(2).strip("<>")
         return Element(kind, match.start(), match.end(), data, "", attrs, image=True, url=url)
+
+
+def inside(found: list[Element], starts: list[int], pos: int) -> bool:
+    """Whether ``pos`` is inside one of ``found`` (sorted, not overlapping, ``starts`` theirs)."""
+    index = bisect.bisect_right(starts, pos) - 1
+    return index >= 0 and pos < found[index].end
 
 
 def span_element(reader: ParagraphReader, span: Span, at: int) -> Element | None:
@@ -133,6 +165,9 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
     """Read one Better Notes Markdown file's text; never raises on bad input."""
     reader = BetterNotesReader(path, root.resolve(), text.removeprefix("\ufeff"))
     header, body_line = reader.header()
+    if (cut := common.unfinished_tag(reader.text, markdown=True)) is not None:
+        start = common.paragraph_start(reader.text, cut)
+        reader.drop_unfinished_end(cut, start, "an HTML tag")
     drafts = reader.all_drafts(markdown_blocks(reader.text, body_line))
     parent = main_parent(drafts)
     if parent is not None and header.get("parent", "").strip():

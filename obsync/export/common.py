@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -13,9 +14,13 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from obsync.model import Library
+from obsync.names import is_reserved
 
+# Item keys and group ids name files and go into links: only letters, digits, ``_`` and ``-``.
+KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _URI = re.compile(
-    r"^https?://zotero\.org/(?:users/(?:local/)?[^/]+|groups/(?P<group>[^/]+))/items/(?P<key>[^/?#]+)$"
+    r"https?://zotero\.org/(?:users/(?:local/)?[A-Za-z0-9_-]+|groups/(?P<group>[A-Za-z0-9_-]+))"
+    r"/items/(?P<key>[A-Za-z0-9_-]{1,32})"
 )
 QUOTE_PAIRS = {"“": "”", "„": "“", "«": "»", "»": "«", "‘": "’", '"': '"', "'": "'", "‚": "‘"}
 
@@ -28,10 +33,13 @@ class ItemRef:
 
 def parse_item_uri(uri: object) -> ItemRef | None:
     """``http://zotero.org/users/1/items/KEY`` (or groups/…, users/local/…) -> ItemRef."""
-    if not isinstance(uri, str):
-        return None
-    match = _URI.match(uri.strip())
-    if match is None:
+    return _parse_item_uri(uri) if isinstance(uri, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # an export names the same few items again and again
+def _parse_item_uri(uri: str) -> ItemRef | None:
+    match = _URI.fullmatch(uri.strip())
+    if match is None or is_reserved(match.group("key")):
         return None
     return ItemRef(Library(match.group("group")), match.group("key"))
 
@@ -39,9 +47,44 @@ def parse_item_uri(uri: object) -> ItemRef | None:
 def decode_json_attr(value: str) -> Any:
     """Decode a ``data-annotation``/``data-citation`` value: URL-decoding then JSON.
 
-    Raises ValueError when the value is not valid JSON.
+    Raises ValueError when the value is not valid JSON (or nests too deeply to read).
     """
-    return json.loads(unquote(value))
+    return load_json(unquote(value))
+
+
+def load_json(text: str) -> Any:
+    """``json.loads``; JSON nested deeper than Python's recursion limit is a ValueError.
+
+    A ``\\uD800``-style escape of half a surrogate pair reads as U+FFFD: such a string
+    could not be written to a file as UTF-8.
+    """
+    if _SURROGATE_ESCAPE.search(text):
+        text = _JSON_ESCAPE.sub(lambda m: "\\ufffd" if m.group(1) else m.group(0), text)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# JSON escapes from left to right: a valid pair, a lone half (group 1), or any other escape.
+_JSON_ESCAPE = re.compile(
+    r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    r"|(u[dD][89a-fA-F][0-9a-fA-F]{2})|.)",
+    re.DOTALL,
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """Text that can be written as UTF-8: lone surrogates (from escapes) become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value from an export, quoted for an error message: one line, no control characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def zotero_open_link(attachment: ItemRef, position: object, key: str | None) -> str:
@@ -92,6 +135,75 @@ def stable_id(*parts: str) -> str:
     return "obs-" + base64.b32encode(digest).decode("ascii")[:10].lower()
 
 
+# Tags Zotero and Better Notes write; "<" and one of these with no ">" after it ends a cut file.
+_TAG_NAMES = (
+    "span|img|a|div|p|h[1-6]|br|strong|em|b|i|u|s|sub|sup|blockquote|ul|ol|li"
+    "|table|thead|tbody|tr|td|th|pre|code|hr|html|head|body|meta|math"
+)
+_UNFINISHED_TAG = re.compile(rf"</?(?:{_TAG_NAMES})\b[^<>]*\Z", re.IGNORECASE)
+_UNFINISHED_LINK = re.compile(r"\(\[[^\]\n]*(?:\](?:\([^)\s]*)?)?\Z")
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+
+
+def unfinished_tag(text: str, *, markdown: bool = False) -> int | None:
+    """Where a tag starts that the text ends inside of (an export cut short), if any.
+
+    In Markdown, ``\\<`` is a ``<`` the user typed, not a tag, except in the
+    ``![\\<img …>](…)`` of Better Notes' image annotations.
+    """
+    start = text.rfind("<")
+    if start == -1 or not _UNFINISHED_TAG.match(text, start):
+        return None
+    if markdown and text[start - 1 : start] == "\\" and text[start - 3 : start] != "![\\":
+        return None
+    return start
+
+
+def unfinished_link(text: str) -> int | None:
+    """Where a Zotero link (``([pdf](zotero://…))``, ``([Zhao, 2023](zotero://…))``) starts
+    that the text ends inside of, if any; ``([x`` the user typed is not one."""
+    start = text.rfind("([")
+    if start == -1 or not _UNFINISHED_LINK.match(text, start):
+        return None
+    label, bracket, after = text[start + 2 :].partition("]")
+    kinds = ("pdf", "epub", "snapshot")
+    if not bracket or not after:  # cut in the label, or right after it
+        return start if label and any(kind.startswith(label) for kind in kinds) else None
+    url = after[1:]
+    return start if "zotero://".startswith(url) or url.startswith("zotero://") else None
+
+
+def paragraph_start(text: str, pos: int) -> int:
+    """Where the Markdown paragraph holding ``pos`` starts."""
+    start = 0
+    for match in _BLANK_LINE.finditer(text, 0, pos):
+        start = match.end()
+    return start
+
+
+class LineCounter:
+    """Line numbers of positions in a text, asked for mostly in increasing order.
+
+    Counting from the start of the text for every element made a paragraph
+    holding many elements cost quadratic time; this counts each stretch once.
+    """
+
+    __slots__ = ("_line", "_pos", "_text")
+
+    def __init__(self, text: str, first_line: int = 1) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = first_line
+
+    def line_at(self, pos: int) -> int:
+        if pos >= self._pos:
+            self._line += self._text.count("\n", self._pos, pos)
+        else:
+            self._line -= self._text.count("\n", pos, self._pos)
+        self._pos = pos
+        return self._line
+
+
 def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -112,7 +224,7 @@ def is_quoted(text: str) -> bool:
 _MD_TOKEN = re.compile(
     r"""\\(?P<esc>[!-/:-@\[-`{-~])
       | &(?P<ent>\#[0-9]{1,7};|\#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)
-      | <(?P<close>/?)(?P<tag>[A-Za-z][A-Za-z0-9]*)\b(?:[^>"']|"[^"]*"|'[^']*')*?/?>
+      | <(?P<close>/?)(?P<tag>[A-Za-z][A-Za-z0-9]*)\b(?:[^<>"']|"[^<"]*"|'[^<']*')*?/?>
     """,
     re.VERBOSE,
 )

@@ -4,18 +4,23 @@ Better Notes writes annotation spans as machine-generated HTML (hast-util-to-htm
 double-quoted attributes, balanced ``<span>`` tags. A full HTML parser per
 paragraph costs more than the whole rest of a sync, so this module finds the
 few elements obsync needs with regular expressions and a depth counter.
+
+A tag's inside never holds ``<`` (Zotero URL-encodes its attribute data): a tag
+that is never closed then costs only the text up to the next ``<``, not the rest
+of the file, so hostile input (thousands of unclosed tags) stays linear.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
-_SPAN_OPEN = re.compile(r"""<span\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
+_SPAN_OPEN = re.compile(r"""<span\b((?:[^<>"']|"[^<"]*"|'[^<']*')*)>""", re.IGNORECASE)
 _SPAN_EDGE = re.compile(r"<span\b|</span\s*>", re.IGNORECASE)
-_TAG = re.compile(r"""<([A-Za-z][A-Za-z0-9]*)\b((?:[^>"']|"[^"]*"|'[^']*')*?)/?>""")
+_TAG = re.compile(r"""<([A-Za-z][A-Za-z0-9]*)\b((?:[^<>"']|"[^<"]*"|'[^<']*')*?)/?>""")
 
 
 def parse_attrs(source: str) -> dict[str, str]:
@@ -44,9 +49,8 @@ class Span:
     inner: str
 
 
-def spans(source: str) -> list[Span]:
-    """Every outermost ``<span>`` in ``source`` with its balanced contents."""
-    found: list[Span] = []
+def spans(source: str) -> Iterator[Span]:
+    """Every outermost ``<span>`` in ``source`` with its balanced contents, in order."""
     pos = 0
     while (opening := _SPAN_OPEN.search(source, pos)) is not None:
         depth, cursor, end, inner_end = 1, opening.end(), -1, len(source)
@@ -56,15 +60,9 @@ def spans(source: str) -> list[Span]:
             if depth == 0:
                 end, inner_end = cursor, edge.start()
                 break
-        found.append(
-            Span(
-                opening.start(),
-                end,
-                parse_attrs(opening.group(1)),
-                source[opening.end() : inner_end],
-            )
-        )
+        inside = opening.group(1)
+        attrs = parse_attrs(inside) if inside.strip() else {}
+        yield Span(opening.start(), end, attrs, source[opening.end() : inner_end])
         if end == -1:
             break
         pos = end
-    return found

@@ -22,9 +22,13 @@ from obsync.colors import normalise
 from obsync.export import common
 from obsync.export.common import ItemRef
 from obsync.model import Annotation, AnnotationType, InputError, Library, Location, SourceInfo
+from obsync.names import is_reserved
 
 _LOCATOR = re.compile(r",\s*pp?\.\s*[^,;]*$")
-_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+_IMAGE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+
+MAX_ERRORS = 50  # per file: a hostile file cannot flood the report
 
 TITLE_FROM_FILE = 3  # a header or the note's own item data names the paper
 TITLE_FROM_CITATION = 1
@@ -72,7 +76,12 @@ class ParagraphReader:
     bare_quote: AnnotationType = AnnotationType.HIGHLIGHT
 
     def error(self, line: int | None, message: str) -> None:
-        self.errors.append(InputError(self.path, line, message))
+        """Report a problem; past ``MAX_ERRORS`` a file's further problems are not listed."""
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(InputError(self.path, line, message))
+        elif len(self.errors) == MAX_ERRORS:
+            more = "further problems in this file are not listed"
+            self.errors.append(InputError(self.path, line, more))
 
     # -- what a format says -----------------------------------------------------
 
@@ -84,6 +93,16 @@ class ParagraphReader:
         raise NotImplementedError
 
     # -- helpers for formats ----------------------------------------------------
+
+    def drop_unfinished_end(self, cut: int, block_start: int, what: str) -> None:
+        """The file was cut short at ``cut``: report it and read only up to ``block_start``.
+
+        The last paragraph of a file still being written (or cut short) is not
+        read, so a half-written annotation is never synced as if it were whole.
+        """
+        line = self.text.count("\n", 0, cut) + 1
+        self.error(line, f"the file ends inside {what} (truncated export?); its end is not read")
+        self.text = self.text[:block_start]
 
     def decode(self, value: str | None, line: int, what: str) -> dict[str, Any] | None:
         if value is None:
@@ -103,10 +122,11 @@ class ParagraphReader:
     def drafts(self, block: str, line: int) -> Iterator[Draft]:
         current: Draft | None = None
         cursor = 0
+        lines = common.LineCounter(block, line)
         for element in self.elements(block, line):
             between = block[cursor : element.start]
             cursor = element.end
-            at = line + block.count("\n", 0, element.start)
+            at = lines.line_at(element.start)
             if element.kind == "link":
                 if current is not None:
                     current.comment_parts.append(between)
@@ -169,14 +189,26 @@ class ParagraphReader:
             else:
                 kind = AnnotationType.HIGHLIGHT
 
-        attachment = common.parse_item_uri(data.get("attachmentURI", data.get("uri")))
+        attachment = self.item_ref(data.get("attachmentURI", data.get("uri")), draft.line)
         parent = citation_parent(data, draft.citation)
+        self.check_citation_uris(data, draft)
         page_label = data.get("pageLabel")
         if not isinstance(page_label, str):
             page_label = locator or ""
         position = data.get("position")
         raw_key = data.get("annotationKey")
-        keyed = isinstance(raw_key, str) and _KEY.fullmatch(raw_key) is not None
+        keyed = isinstance(raw_key, str) and valid_key(raw_key)
+        if raw_key is not None and not keyed:
+            self.error(
+                draft.line,
+                f"annotation key {common.shown(raw_key)} is not a Zotero key; "
+                "the annotation is synced under a stable id instead",
+            )
+        color = normalise(data.get("color"))
+        if data.get("color") is not None and color is None:
+            self.error(
+                draft.line, f"colour {common.shown(data['color'])} is not a hex colour; ignored"
+            )
         source_ref = parent or attachment
         if source_ref is None:
             source_ref = self.unknown_source(citation_text)
@@ -210,7 +242,7 @@ class ParagraphReader:
             type=kind,
             text=text,
             comment=comment,
-            color=normalise(data.get("color")),
+            color=color,
             page_label=page_label,
             zotero_link=link,
             citation=citation_text,
@@ -220,6 +252,28 @@ class ParagraphReader:
             sort_index=common.position_sort_key(position, page_label),
             attachment_key=attachment.key if attachment else "",
         )
+
+    def item_ref(self, uri: object, line: int) -> ItemRef | None:
+        """A Zotero item URI from annotation data; one that is there but unusable is reported."""
+        if uri is None:
+            return None
+        ref = common.parse_item_uri(uri)
+        if ref is None:
+            self.error(line, f"{common.shown(uri)} is not a Zotero item URI; ignored")
+        return ref
+
+    def check_citation_uris(self, data: dict[str, Any], draft: Draft) -> None:
+        """Report citation URIs that are not Zotero item URIs (they cannot name a paper)."""
+        item = data.get("citationItem")
+        uris: list[object] = []
+        if isinstance(item, dict) and isinstance(item.get("uris"), list):
+            uris.extend(item["uris"])
+        for cited in citation_items(draft.citation):
+            if isinstance(cited.get("uris"), list):
+                uris.extend(cited["uris"])
+        for uri in dict.fromkeys(u for u in uris if isinstance(u, str)):
+            if common.parse_item_uri(uri) is None:
+                self.error(draft.line, f"citation {common.shown(uri)} is not a Zotero item URI")
 
     def unknown_source(self, citation_text: str) -> ItemRef | None:
         """A stand-in for the paper when the export names it only by its citation text."""
@@ -252,20 +306,36 @@ class ParagraphReader:
         """The image's file: the export's URL, else the ``src`` it gives.
 
         Each is tried relative to the export file's folder, then the export
-        root; a path that leaves the export root is never followed.
+        root; a path that leaves the export root is never followed. The copy
+        in the vault is named after the key and this file's extension, so an
+        extension that is not plain letters and digits is refused.
         """
         candidates = [anchor.url, unquote(anchor.url), anchor.attrs.get("src", "")]
         for candidate in dict.fromkeys(c for c in candidates if c):
-            relative = candidate.lstrip("/")
-            for base in (self.path.parent, self.root):
-                try:
-                    target = (base / relative).resolve()
-                    if target.is_relative_to(self.root) and target.is_file():
-                        return target
-                except (OSError, ValueError):
-                    continue
-        self.error(line, f"image file not found: {anchor.url or anchor.attrs.get('src', '')}")
+            if (target := self._find_image(candidate.lstrip("/"))) is None:
+                continue
+            if _IMAGE_SUFFIX.fullmatch(target.suffix) is None:
+                self.error(line, f"image file {common.shown(target.name)} has no usable extension")
+                return None
+            return target
+        where = common.shown(anchor.url or anchor.attrs.get("src", ""))
+        self.error(line, f"image file not found: {where}")
         return None
+
+    def _find_image(self, relative: str) -> Path | None:
+        for base in (self.path.parent, self.root):
+            try:
+                target = (base / relative).resolve()
+                if target.is_relative_to(self.root) and target.is_file():
+                    return target
+            except (OSError, ValueError):
+                continue
+        return None
+
+
+def valid_key(key: str) -> bool:
+    """A key obsync can use as a note's name: letters, digits, ``_``, ``-``; no device name."""
+    return common.KEY.fullmatch(key) is not None and not is_reserved(key)
 
 
 def _is_ink(data: dict[str, Any]) -> bool:

@@ -158,4 +158,7 @@ class ZoteroMarkdownReader(ParagraphReader):
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Zotero Markdown export; never raises on bad input."""
     reader = ZoteroMarkdownReader(path, root.resolve(), text.removeprefix("\ufeff"))
+    if (cut := common.unfinished_link(reader.text)) is not None:
+        start = common.paragraph_start(reader.text, cut)
+        reader.drop_unfinished_end(cut, start, "a Zotero link")
     return reader.assemble(reader.all_drafts(markdown_blocks(reader.text))), reader.errors
