@@ -138,6 +138,7 @@ def status_of(vault: Path, state_file: Path) -> dict[str, Any]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from obsync.config import resolve_state
+    from obsync.model import printable
 
     vault, state_file = resolve_state(config_path=args.config, vault=args.vault)
     status = status_of(vault, state_file)
@@ -162,8 +163,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     lines += [f"  {c['note']}  (new version: {c['copy']})" for c in status["conflicts"]]
     lines.append(f"errors:      {len(status['errors'])}")
     for error in status["errors"]:
-        where = f"{error['file']}:{error['line']}" if error["line"] else error["file"]
-        lines.append(f"  {where}: {error['message']}")
+        name = printable(error["file"])
+        where = f"{name}:{error['line']}" if error["line"] else name
+        lines.append(f"  {where}: {printable(error['message'])}")
     print("\n".join(lines))
     return 0
 

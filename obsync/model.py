@@ -94,8 +94,16 @@ class InputError:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+        name = printable(str(self.file))
+        where = f"{name}:{self.line}" if self.line is not None else name
         return f"{where}: {self.message}"
+
+
+def printable(text: str) -> str:
+    """``text`` with control, bidi and other invisible characters escaped: safe for a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -838,3 +838,16 @@ def test_a_50_mb_export(world: World) -> None:
     check_nothing_lost(world)
     keys = {n.properties.get("annotation-key") for n in hostile_notes(world)}
     assert keys >= {HOSTILE.key, "LASTBIG2"}
+
+
+def test_an_export_file_name_with_terminal_escapes_is_logged_escaped(
+    export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from obsync.cli import main
+
+    (export_dir / "evil\x1b[2J\u202e.md").write_bytes(b"\x00\x01binary")
+    capsys.readouterr()
+    assert main(["sync", "--export", str(export_dir), "--vault", str(vault)]) == 1
+    err = capsys.readouterr().err
+    assert "evil\\x1b[2J\\u202e.md" in err
+    assert "\x1b" not in err and "\u202e" not in err
