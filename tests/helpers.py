@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -50,3 +54,22 @@ def note_path(vault: Path, key: str) -> Path:
         if f"annotation-key: {key}\n" in p.read_text(errors="replace")
     ]
     return found
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int = 20) -> Iterator[None]:
+    """Fail, instead of hanging the suite, when the block takes longer than ``seconds``.
+
+    A guard against hangs, not a timing test: the limit is many times the expected time.
+    """
+
+    def hung(_signum: int, _frame: FrameType | None) -> None:
+        raise TimeoutError(f"no answer after {seconds} s: the input makes obsync hang")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -7,11 +7,7 @@ under a generous alarm: it catches a hang, it does not measure speed.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,21 +17,9 @@ from obsync import note
 from obsync.export import read_file
 from obsync.model import InputError
 
+from .helpers import time_limit
+
 SUFFIXES = [".md", ".html", ".markdown", ".htm"]
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: int = 20) -> Iterator[None]:
-    def hung(_signum: int, _frame: FrameType | None) -> None:
-        raise TimeoutError(f"no answer after {seconds} s: the input makes obsync hang")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def read_bytes(folder: Path, data: bytes, suffix: str) -> None:
@@ -99,7 +83,7 @@ PATHOLOGICAL = {
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
 @pytest.mark.parametrize("suffix", [".md", ".html"])
 def test_pathological_input_does_not_hang(tmp_path: Path, name: str, suffix: str) -> None:
-    with hang_guard():
+    with time_limit():
         read_bytes(tmp_path, PATHOLOGICAL[name], suffix)
 
 
@@ -126,7 +110,7 @@ def test_marker_split_never_raises_and_round_trips_any_bytes(data: bytes) -> Non
     ],
 )
 def test_marker_split_does_not_hang(text: str) -> None:
-    with hang_guard():
+    with time_limit():
         parts = note.split(text, MARKER)
         if isinstance(parts, note.Parts):
             note.parse_head(parts.head)

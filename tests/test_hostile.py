@@ -17,21 +17,18 @@ and the good file gains one annotation. Each test checks the promises of SPEC §
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -41,7 +38,7 @@ from obsync.config import DEFAULT_MARKER
 
 from . import formats as F
 from .conftest import FIXTURES
-from .helpers import sync_json, tree
+from .helpers import sync_json, time_limit, tree
 
 GOOD = (*F.PAPER,)
 GOOD_NEW = F.Ann("GOODNEW2", text="Added to the good export", comment="new", page="9")
@@ -81,22 +78,6 @@ KEYED = ("better-notes", "zotero-md-links", "note-html")  # formats that carry k
 
 def line_of(text: str, needle: str, *, last: bool = False) -> int:
     return text[: text.rindex(needle) if last else text.index(needle)].count("\n") + 1
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Fail (instead of hanging the suite) when a sync takes longer than ``seconds``."""
-
-    def hung(_signum: int, _frame: FrameType | None) -> None:
-        raise TimeoutError(f"no answer after {seconds} s: the input makes obsync hang")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # -- the world every test starts from --------------------------------------------------
