@@ -74,13 +74,7 @@ def note_of(vault: Path, export: Path, paper: int) -> Path:
 
 def daemon_latency(settings: Settings, changes: int) -> list[float]:
     """Seconds from an export rename to the changed note on disk, for a running daemon."""
-    daemon = watchdog_daemon(
-        settings,
-        polling=False,
-        debounce=settings.daemon.debounce,
-        settle=settings.daemon.settle,
-        rescan_interval=settings.daemon.rescan_interval,
-    )
+    daemon = watchdog_daemon(settings)
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     while daemon.source is None or not daemon.source.is_alive():

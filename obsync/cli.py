@@ -96,15 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from obsync.lock import exclusive
 
     settings = resolve(config_path=args.config, export=args.export, vault=args.vault)
-    options = settings.daemon
     with exclusive(settings.state_file, settings.vault):
-        daemon = watchdog_daemon(
-            settings,
-            polling=options.polling,
-            debounce=options.debounce,
-            settle=options.settle,
-            rescan_interval=options.rescan_interval,
-        )
+        daemon = watchdog_daemon(settings)
 
         def stop(signum: int, _frame: object) -> None:
             log.info("received %s: finishing the note in hand", signal.Signals(signum).name)

@@ -26,10 +26,10 @@ from typing import Protocol
 
 from obsync.config import Settings
 from obsync.errors import ObsyncError
-from obsync.export import ReadCache, export_files
+from obsync.export import ReadCache, export_files, file_stat
 from obsync.notify import Notifier
 from obsync.sync import Report, run_sync
-from obsync.watch import RESCAN, Change, Debouncer, EventSource, WatchdogSource, file_stat
+from obsync.watch import RESCAN, Change, Debouncer, EventSource, WatchdogSource
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ class Daemon:
     retry_after: float = 30.0
     sync: Callable[..., Report] = run_sync
     cache: ReadCache = field(default_factory=dict)
-    syncs: int = 0
     recheck_at: float | None = None
     source: EventSource | None = None
     next_ping: float = 0.0
@@ -165,7 +164,6 @@ class Daemon:
         report = self.sync(
             self.settings, cache=self.cache, unsettled=unsettled, stop=self.should_stop
         )
-        self.syncs += 1
         if unsettled:
             log.info("%d export files still settling; reading them in %.1f s",
                      len(unsettled), settled_in)  # fmt: skip
@@ -184,7 +182,9 @@ class Daemon:
         try:
             return self.sync_now()
         except Exception as exc:
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            message = (
+                exc.message if isinstance(exc, ObsyncError) else f"{type(exc).__name__}: {exc}"
+            )
             log.error("sync failed: %s; trying again in %g s", message, self.retry_after,
                       exc_info=not isinstance(exc, ObsyncError))  # fmt: skip
             self.notifier.status(f"last sync failed: {message}")
@@ -224,13 +224,21 @@ class Daemon:
         )
 
 
-def watchdog_daemon(settings: Settings, *, polling: bool, **options: object) -> Daemon:
-    """A daemon on the real file system with watchdog's observer."""
+def watchdog_daemon(settings: Settings) -> Daemon:
+    """A daemon on the real file system with watchdog's observer, as configured."""
     events = QueueEvents()
+    options = settings.daemon
 
     def start() -> EventSource:
-        source = WatchdogSource(settings.export, events.changes, polling=polling)
+        source = WatchdogSource(settings.export, events.changes, polling=options.polling)
         source.start()
         return source
 
-    return Daemon(settings, events, start, **options)  # type: ignore[arg-type]
+    return Daemon(
+        settings,
+        events,
+        start,
+        debounce=options.debounce,
+        settle=options.settle,
+        rescan_interval=options.rescan_interval,
+    )

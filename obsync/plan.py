@@ -356,10 +356,9 @@ def make_plan(
     *,
     restore_deleted: bool = False,
     same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
-    unsettled: frozenset[Path] = frozenset(),
 ) -> Plan:
-    """The plan for one sync. Files in ``unsettled`` (maybe still being written) and files
-    read with errors cannot mark annotations removed: they may only look incomplete."""
+    """The plan for one sync. Files read with errors cannot mark annotations removed: they
+    may only look incomplete. (Files still being written are held back before reading.)"""
     planner = _Planner(settings, index, state, restore_deleted, same_file)
     annotation_counts, source_counts = Counts(), Counts()
 
@@ -369,12 +368,8 @@ def make_plan(
         by_source[annotation.source.key].append(annotation)
         sources[annotation.source.key] = annotation.source
     live = {a.key for a in export.annotations}
-    # Only a settled file read without errors can say an annotation is gone from it.
-    present = {
-        _export_name(p, settings.export)
-        for p in export.files
-        if p not in export.failed and p not in unsettled
-    }
+    # Only a file read without errors can say an annotation is gone from it.
+    present = {_export_name(p, settings.export) for p in export.files if p not in export.failed}
 
     # Annotations the export no longer has: still listed in their literature note.
     gone: dict[str, list[Record]] = defaultdict(list)

@@ -100,7 +100,6 @@ def run_sync(
         settings,
         restore_deleted=restore_deleted,
         same_file=SameFile(settings.vault),
-        unsettled=unsettled,
     )
     for problem in plan.problems:
         log.warning("%s: %s", problem.path, problem.message)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from obsync.export import file_stat
+
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent
     from watchdog.observers.api import BaseObserver
@@ -36,15 +38,6 @@ class EventSource(Protocol):
 
 
 Stat = Callable[[Path], tuple[int, int] | None]
-
-
-def file_stat(path: Path) -> tuple[int, int] | None:
-    """(size, mtime in ns), or None for a file that is not there."""
-    try:
-        result = os.stat(path)
-    except OSError:
-        return None
-    return (result.st_size, result.st_mtime_ns)
 
 
 IN_PROGRESS = (".tmp", ".part", ".swp", "~")

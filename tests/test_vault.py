@@ -61,6 +61,10 @@ def settings_for(export: Path, vault: Path) -> Settings:
     return resolve(config_path=None, export=export, vault=vault)
 
 
+def edit_in_zotero(paper: Path) -> None:
+    paper.write_text(paper.read_text().replace("This is my comment", "Changed in Zotero"))
+
+
 def copy_fixture_paper(export: Path) -> Path:
     path = export / "Paper.md"
     path.write_text(formats.better_notes([a for a in formats.PAPER if a.kind != "image"]))
@@ -96,7 +100,7 @@ def test_a_symlinked_note_is_never_written_through(
     outside.write_bytes(note.read_bytes())
     note.unlink()
     note.symlink_to(outside)
-    paper.write_text(paper.read_text().replace("This is my comment", "Changed in Zotero"))
+    edit_in_zotero(paper)
     sync_json(capsys, export_dir, vault)  # the link is not obsync's note: left alone
     assert "Changed in Zotero" not in outside.read_text()
     assert note.is_symlink()
@@ -111,7 +115,7 @@ def test_a_hard_linked_note_is_not_written_through(
     outside = tmp_path / "linked.md"
     os.link(note, outside)
     before = outside.read_bytes()
-    paper.write_text(paper.read_text().replace("This is my comment", "Changed in Zotero"))
+    edit_in_zotero(paper)
     sync_json(capsys, export_dir, vault)
     assert "Changed in Zotero" in note.read_text()
     assert outside.read_bytes() == before
@@ -137,7 +141,7 @@ def test_an_update_keeps_the_note_file_mode(
     sync_json(capsys, export_dir, vault)
     note = note_path(vault, "RC4HW3AF")
     note.chmod(0o600)
-    paper.write_text(paper.read_text().replace("This is my comment", "Changed in Zotero"))
+    edit_in_zotero(paper)
     sync_json(capsys, export_dir, vault)
     assert "Changed in Zotero" in note.read_text()
     assert stat.S_IMODE(note.stat().st_mode) == 0o600
@@ -274,7 +278,7 @@ def test_a_read_only_vault_is_reported_and_nothing_is_lost(
     note = note_path(vault, "RC4HW3AF")
     note.write_text(note.read_text() + "My own thinking.\n")
     before = contents(vault)
-    paper.write_text(paper.read_text().replace("This is my comment", "Changed in Zotero"))
+    edit_in_zotero(paper)
     (export_dir / "New.md").write_text(
         formats.better_notes([formats.Ann("NEWNEW22", text="new")], title="New", note_key="NEW2")
     )

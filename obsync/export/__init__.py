@@ -144,6 +144,15 @@ def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
 ReadCache = dict[Path, tuple[tuple[int, int], FileRead]]
 
 
+def file_stat(path: Path) -> tuple[int, int] | None:
+    """A file's (size, mtime in ns), or None when it is not there: what says it changed."""
+    try:
+        result = os.stat(path)
+    except OSError:
+        return None
+    return (result.st_size, result.st_mtime_ns)
+
+
 def read_files(paths: list[Path], root: Path) -> list[FileRead]:
     """Read export files in this process. (Spreading them over processes was measured
     slower on 2 cores: sending 100,000 annotations back costs more than parsing them.)"""
@@ -167,12 +176,10 @@ def read_folder(
         cached = cache.get(path)
         if path in hold:
             continue
-        try:
-            info = path.stat()
-        except OSError:
+        stamp = file_stat(path)
+        if stamp is None:
             cache.pop(path, None)
             continue
-        stamp = (info.st_size, info.st_mtime_ns)
         if cached is None or cached[0] != stamp:
             stale.append((path, stamp))
     for (path, stamp), read in zip(
