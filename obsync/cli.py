@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--restore-deleted", action="store_true", help="re-create notes the user deleted"
     )
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="look at every export file and note, not only what changed since the last sync",
+    )
     sync.set_defaults(handler=cmd_sync)
 
     run = commands.add_parser("run", help="sync, then watch the export folder and keep syncing")
@@ -72,10 +77,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     settings = resolve(config_path=args.config, export=args.export, vault=args.vault)
     if args.dry_run:
-        report = run_sync(settings, dry_run=True, restore_deleted=args.restore_deleted)
+        report = run_sync(
+            settings, dry_run=True, restore_deleted=args.restore_deleted, full=args.full
+        )
     else:
         with exclusive(settings.state_file, settings.vault):
-            report = run_sync(settings, restore_deleted=args.restore_deleted)
+            report = run_sync(settings, restore_deleted=args.restore_deleted, full=args.full)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:

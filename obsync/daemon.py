@@ -75,7 +75,7 @@ class Daemon:
 
     def run(self) -> int:
         """Run until ``stop`` is set (0), or until the observer cannot be kept alive (1)."""
-        report = self.sync_now()
+        report = self.sync_now(full=True)
         self.notifier.ready(self.describe(report))
         log.info("watching %s", self.settings.export)
         self.source = self.start_watching()
@@ -111,7 +111,7 @@ class Daemon:
                     self.whole.pop(path, None)
                 for path in batch.whole:
                     self.whole[path] = file_stat(path)
-                if (again := self.sync_again()) is not None:
+                if (again := self.sync_again(check_vault=batch.rescan)) is not None:
                     self.notifier.status(self.describe(again))
                 if batch.rescan:
                     next_rescan = self.clock() + self.rescan_interval
@@ -159,10 +159,17 @@ class Daemon:
             log.warning("cannot watch %s: %s", self.settings.export, exc)
             return None
 
-    def sync_now(self) -> Report:
+    def sync_now(self, *, full: bool = False, check_vault: bool = True) -> Report:
+        """A sync of what changed (see changes.py); ``full`` at start, the vault's folders
+        listed on rescans only, so an export change is written without that walk."""
         unsettled, settled_in = self.unsettled()
         report = self.sync(
-            self.settings, cache=self.cache, unsettled=unsettled, stop=self.should_stop
+            self.settings,
+            full=full,
+            check_vault=check_vault,
+            cache=self.cache,
+            unsettled=unsettled,
+            stop=self.should_stop,
         )
         if unsettled:
             log.info("%d export files still settling; reading them in %.1f s",
@@ -177,10 +184,10 @@ class Daemon:
         log.info("%s", report.summary())  # errors and conflicts were logged as warnings
         return report
 
-    def sync_again(self) -> Report | None:
+    def sync_again(self, *, check_vault: bool) -> Report | None:
         """A sync from inside the loop: a failure is logged and retried, never fatal."""
         try:
-            return self.sync_now()
+            return self.sync_now(check_vault=check_vault)
         except Exception as exc:
             message = (
                 exc.message if isinstance(exc, ObsyncError) else f"{type(exc).__name__}: {exc}"
@@ -216,9 +223,13 @@ class Daemon:
 
     @staticmethod
     def describe(report: Report) -> str:
+        if report.scope == "nothing":
+            return "last sync: nothing changed in the export"
         a = report.plan.annotations
+        total = a.created + a.updated + a.unchanged
+        known = f"{total} annotations; " if report.scope == "all" else ""
         return (
-            f"{a.created + a.updated + a.unchanged} annotations; last sync: {a.created} created, "
+            f"{known}last sync: {a.created} created, "
             f"{a.updated} updated, {a.removed} removed, {a.conflicts} conflicts, "
             f"{len(report.errors)} errors"
         )

@@ -199,7 +199,7 @@ class _Planner:
         if found is None:
             if record is not None and not self.restore_deleted:
                 counts.deleted += 1
-                self.records.append(record)
+                self.records.append(replace(record, path=""))  # "": deleted by the user
                 return None
             path = path_if_new()
             content = note.join(
@@ -453,7 +453,7 @@ def _plan_gone(
     """An annotation obsync synced before that the export no longer has."""
     found = planner.index.annotations.get(record.key)
     if found is None:  # deleted by the user: forget nothing, show nothing
-        planner.records.append(record)
+        planner.records.append(replace(record, path=""))
         return
     removed = record.export_file in present  # its file is there, without it
     if removed:

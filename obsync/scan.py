@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -55,12 +56,31 @@ def frontmatter_key(text: str) -> tuple[str, str] | None:
     return (match.group(1), value) if value else None
 
 
+def _folders(vault: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """The vault's folders as obsync looks at them: hidden ones and Obsidian's skipped."""
+    for folder, dirs, files in os.walk(vault):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        yield folder, dirs, files
+
+
+def listing(vault: Path) -> tuple[set[str], bool]:
+    """Every file's path relative to the vault (``/``-separated), and whether obsync's
+    temporary files are among them: what a sync checks before trusting the state."""
+    paths: set[str] = set()
+    temp = False
+    for folder, _dirs, files in _folders(vault):
+        prefix = Path(folder).relative_to(vault).as_posix() + "/"
+        prefix = "" if prefix == "./" else prefix
+        temp = temp or any(name.startswith(TEMP_PREFIX) for name in files)
+        paths.update(prefix + name for name in files)
+    return paths, temp
+
+
 def scan(vault: Path) -> VaultIndex:
     index = VaultIndex()
     if not vault.is_dir():
         return index
-    for folder, dirs, files in os.walk(vault):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+    for folder, _dirs, files in _folders(vault):
         relative_folder = PurePosixPath(Path(folder).relative_to(vault).as_posix())
         for name in sorted(files):
             relative = relative_folder / name

@@ -31,7 +31,14 @@ CREATE TABLE IF NOT EXISTS notes (
     sort TEXT NOT NULL,          -- JSON: where that line goes (page order)
     PRIMARY KEY (kind, key)
 );
+CREATE INDEX IF NOT EXISTS notes_by_source ON notes (source_key);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,       -- an export file, relative to the export folder
+    size INTEGER NOT NULL,       -- its size and mtime (ns) when obsync last read it
+    mtime_ns INTEGER NOT NULL,
+    sources TEXT NOT NULL        -- JSON list: the keys of the papers it held then
+);
 """
 VERSION = "1"
 
@@ -63,6 +70,15 @@ class Snapshot:
 EMPTY = Snapshot({}, {})
 
 
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """An export file as obsync last read it: what says it changed, and which papers it held."""
+
+    path: str  # relative to the export folder
+    stamp: tuple[int, int]  # (size, mtime in ns)
+    sources: tuple[str, ...]
+
+
 def _sort(value: list[Any]) -> tuple[int, float, float, int, str]:
     page, top, left, line, key = value
     return (int(page), float(top), float(left), int(line), str(key))
@@ -84,26 +100,9 @@ class StateStore:
             return EMPTY
         try:
             with contextlib.closing(self._connect()) as db:
-                rows = db.execute(
-                    "SELECT kind, key, path, fingerprint, tags, export_file, source_key, entry,"
-                    " sort FROM notes"
-                ).fetchall()
+                rows = db.execute(f"SELECT {_COLUMNS} FROM notes").fetchall()
                 meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
-            records = {
-                (kind, key): Record(
-                    kind,
-                    key,
-                    path,
-                    fp,
-                    tuple(json.loads(tags)),
-                    export_file,
-                    source,
-                    entry,
-                    _sort(json.loads(sort)),
-                )
-                for kind, key, path, fp, tags, export_file, source, entry, sort in rows
-            }
-            return Snapshot(records, meta)
+            return Snapshot(_records(rows), meta)
         except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
             aside = self.path.with_name(self.path.name + ".corrupt")
             log.warning(
@@ -112,28 +111,133 @@ class StateStore:
             self.path.replace(aside)
             return EMPTY
 
-    def save(self, records: Iterable[Record], meta: dict[str, str]) -> None:
-        """Replace the stored state with ``records`` in one transaction."""
+    def load_meta(self) -> dict[str, str] | None:
+        """The stored meta values, or None when there is no readable state."""
+        if not self.path.exists():
+            return None
+        try:
+            with contextlib.closing(self._connect()) as db:
+                return dict(db.execute("SELECT name, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:
+            return None
+
+    def load_files(self) -> dict[str, FileRecord]:
+        """The export files as last read, by path relative to the export folder."""
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT path, size, mtime_ns, sources FROM files").fetchall()
+        return {
+            path: FileRecord(path, (size, mtime), tuple(json.loads(sources)))
+            for path, size, mtime, sources in rows
+        }
+
+    def load_scope(self, sources: Iterable[str], keys: Iterable[str]) -> Snapshot:
+        """The records of some papers (literature notes and annotations) and of some
+        annotation keys, with the meta values: what a sync of those papers starts from."""
+        with contextlib.closing(self._connect()) as db:
+            db.execute("CREATE TEMP TABLE wanted_sources (key TEXT PRIMARY KEY)")
+            db.execute("CREATE TEMP TABLE wanted_keys (key TEXT PRIMARY KEY)")
+            db.executemany(
+                "INSERT OR IGNORE INTO wanted_sources VALUES (?)", [(k,) for k in sources]
+            )
+            db.executemany("INSERT OR IGNORE INTO wanted_keys VALUES (?)", [(k,) for k in keys])
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM notes WHERE"
+                " (kind = 'source' AND key IN (SELECT key FROM wanted_sources))"
+                " OR (kind = 'annotation' AND source_key IN (SELECT key FROM wanted_sources))"
+                " OR (kind = 'annotation' AND key IN (SELECT key FROM wanted_keys))"
+            ).fetchall()
+            meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        return Snapshot(_records(rows), meta)
+
+    def note_paths(self) -> set[str]:
+        """Where every note obsync keeps is (the user deleted those with no path)."""
+        with contextlib.closing(self._connect()) as db:
+            return {path for (path,) in db.execute("SELECT path FROM notes WHERE path != ''")}
+
+    def count(self) -> dict[str, int]:
+        """How many notes of each kind obsync keeps."""
+        if not self.path.exists():
+            return {}
+        with contextlib.closing(self._connect()) as db:
+            return dict(db.execute("SELECT kind, COUNT(*) FROM notes GROUP BY kind").fetchall())
+
+    def set_meta(self, meta: dict[str, str]) -> None:
+        with contextlib.closing(self._connect()) as db, db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(meta.items()))
+
+    def save(
+        self,
+        records: Iterable[Record],
+        meta: dict[str, str],
+        files: Iterable[FileRecord] = (),
+    ) -> None:
+        """Replace the stored state with ``records`` and ``files`` in one transaction."""
         with contextlib.closing(self._connect()) as db, db:
             db.execute("DELETE FROM notes")
-            db.executemany(
-                "INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.kind,
-                        r.key,
-                        r.path,
-                        r.fingerprint,
-                        json.dumps(list(r.tags)),
-                        r.export_file,
-                        r.source_key,
-                        r.entry,
-                        json.dumps(list(r.sort)),
-                    )
-                    for r in records
-                ],
+            db.execute("DELETE FROM files")
+            _write(db, records, meta, files)
+
+    def update(
+        self,
+        records: Iterable[Record],
+        meta: dict[str, str],
+        files: Iterable[FileRecord] = (),
+        files_gone: Iterable[str] = (),
+    ) -> None:
+        """Change some records and files and keep the rest, in one transaction."""
+        with contextlib.closing(self._connect()) as db, db:
+            db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in files_gone])
+            _write(db, records, meta, files)
+
+
+_COLUMNS = "kind, key, path, fingerprint, tags, export_file, source_key, entry, sort"
+
+
+def _records(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], Record]:
+    return {
+        (kind, key): Record(
+            kind,
+            key,
+            path,
+            fp,
+            tuple(json.loads(tags)),
+            export_file,
+            source,
+            entry,
+            _sort(json.loads(sort)),
+        )
+        for kind, key, path, fp, tags, export_file, source, entry, sort in rows
+    }
+
+
+def _write(
+    db: sqlite3.Connection,
+    records: Iterable[Record],
+    meta: dict[str, str],
+    files: Iterable[FileRecord],
+) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.kind,
+                r.key,
+                r.path,
+                r.fingerprint,
+                json.dumps(list(r.tags)),
+                r.export_file,
+                r.source_key,
+                r.entry,
+                json.dumps(list(r.sort)),
             )
-            db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                sorted({**meta, "version": VERSION}.items()),
-            )
+            for r in records
+        ],
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+        [(f.path, *f.stamp, json.dumps(list(f.sources))) for f in files],
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+        sorted({**meta, "version": VERSION}.items()),
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from obsync import export
+from obsync.changes import file_records, find_scope, settings_fingerprint
 from obsync.config import Settings
 from obsync.model import ExportRead
 from obsync.plan import Counts, Plan, make_plan
@@ -26,6 +27,7 @@ class Report:
     export: ExportRead
     plan: Plan
     applied: Applied | None  # None for a dry run
+    scope: str = "all"  # "all" notes looked at, the papers "changed", or "nothing" changed
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -64,13 +66,17 @@ class Report:
                 for c in self.plan.conflicts
             ],
             "dry_run": self.applied is None,
+            "scope": self.scope,
         }
 
     def summary(self) -> str:
+        if self.scope == "nothing":
+            return "nothing changed in the export since the last sync"
         a, s = self.plan.annotations, self.plan.sources
+        papers = "changed papers: " if self.scope == "changed" else ""
         return (
-            f"annotations: {a.created} created, {a.updated} updated, {a.unchanged} unchanged, "
-            f"{a.removed} marked removed, {a.conflicts} conflicts; "
+            f"{papers}annotations: {a.created} created, {a.updated} updated, "
+            f"{a.unchanged} unchanged, {a.removed} marked removed, {a.conflicts} conflicts; "
             f"sources: {s.created} created, {s.updated} updated, {s.unchanged} unchanged; "
             f"files: {self.export.files_read} read, {self.export.files_failed} with errors"
         )
@@ -81,18 +87,37 @@ def run_sync(
     *,
     dry_run: bool = False,
     restore_deleted: bool = False,
+    full: bool = False,
+    check_vault: bool = True,
     cache: export.ReadCache | None = None,
     unsettled: frozenset[Path] = frozenset(),
     stop: Callable[[], bool] = lambda: False,
 ) -> Report:
-    read = export.read_folder(settings.export, cache, hold=unsettled)
+    """Sync what changed in the export since the last sync (see changes.py), or everything:
+    when asked (``full``, ``restore_deleted``) or when only a whole look is safe.
+    ``check_vault=False`` skips listing the vault's folders (the daemon, between rescans)."""
+    cache = {} if cache is None else cache
+    store = StateStore(settings.state_file)
+    scope = (
+        None
+        if full or restore_deleted
+        else find_scope(settings, store, cache, unsettled, check_vault=check_vault)
+    )
+    if scope is not None:
+        read, index, state = scope.export, scope.index, scope.state
+        files, files_gone = file_records(scope.reads, settings.export), scope.gone
+        log.debug("changed since the last sync: %d files read, %d gone, %d annotations",
+                  len(scope.reads), len(files_gone), len(read.annotations))  # fmt: skip
+    else:
+        read = export.read_folder(settings.export, cache, hold=unsettled)
+        index = scan(settings.vault)
+        if not dry_run:
+            remove_temp_files(settings.vault, index.temp_files)
+        state = store.load()
+        stamped = [(cache[p][1], cache[p][0]) for p in read.files if p not in unsettled]
+        files, files_gone = file_records(stamped, settings.export), []
     for error in read.errors:
         log.warning("%s", error)
-    index = scan(settings.vault)
-    if not dry_run:
-        remove_temp_files(settings.vault, index.temp_files)
-    store = StateStore(settings.state_file)
-    state = store.load()
     plan = make_plan(
         read,
         index,
@@ -109,23 +134,37 @@ def run_sync(
             conflict.path,
             conflict.copy,
         )
+    looked_at = "all" if scope is None else "nothing" if scope.empty else "changed"
     if dry_run:
-        return Report(read, plan, None)
+        return Report(read, plan, None, looked_at)
+    if scope is not None and scope.empty:
+        store.set_meta({"last_sync": _now()})
+        return Report(read, plan, Applied(), looked_at)
     settings.vault.mkdir(parents=True, exist_ok=True)
+    if not plan.empty:
+        store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
     applied = apply(plan, settings.vault, stop)
     not_done = {path for path, _ in applied.failed} | {path for path, _ in applied.skipped}
     undone = {(w.kind, w.key) for w in plan.writes if w.path in not_done}
     records = [
         r if (r.kind, r.key) not in undone else state.get(r.kind, r.key) for r in plan.records
     ]
-    report = Report(read, plan, applied)
-    store.save(
-        [r for r in records if r is not None],
-        {
-            "last_sync": datetime.now(UTC).isoformat(timespec="seconds"),
-            "last_report": json.dumps(report.as_json(), ensure_ascii=False),
-            "vault": str(settings.vault),
-            "export": str(settings.export),
-        },
-    )
+    report = Report(read, plan, applied, looked_at)
+    meta = {
+        "last_sync": _now(),
+        "last_report": json.dumps(report.as_json(), ensure_ascii=False),
+        "vault": str(settings.vault),
+        "export": str(settings.export),
+        "settings": settings_fingerprint(settings),
+        "complete": "0" if not_done else "1",  # notes not written: a full sync retries them
+    }
+    if scope is None:
+        store.save([r for r in records if r is not None], meta, files)
+    else:
+        changed = [r for r in records if r is not None and state.get(r.kind, r.key) != r]
+        store.update(changed, meta, files, files_gone)
     return report
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -25,6 +27,14 @@ def copy_fixture(export: Path, name: str = "current.md") -> Path:
     for image in (source / "attachments").iterdir():
         shutil.copy(image, export / "attachments" / image.name)
     return export / name
+
+
+def age(root: Path, seconds: float = 60) -> None:
+    """Date every file below ``root`` back: a file changed just before a sync read it is
+    read again by the next (its time stamp could hide a second write in the same tick)."""
+    when = time.time() - seconds
+    for path in [root, *root.rglob("*")] if root.is_dir() else [root]:
+        os.utime(path, (when, when))
 
 
 def sync_json(

@@ -24,6 +24,7 @@ from obsync.sync import Report, run_sync
 from obsync.watch import Change
 
 from . import formats
+from .helpers import age
 
 EPOCH = 1_700_000_000.0  # wall-clock time at simulated time 0
 
@@ -349,6 +350,7 @@ def test_only_changed_export_files_are_read_again(export_dir: Path) -> None:
     two = export_dir / "Two.md"
     one.write_text(formats.better_notes(KEYED[:2], note_key="ONE23456"))
     two.write_text(formats.better_notes(KEYED[2:], note_key="TWO23456"))
+    age(one)  # written long before it is read: its stamp is trusted
     cache: dict[Any, Any] = {}
     read_folder(export_dir, cache)
     first = dict(cache)
@@ -360,6 +362,19 @@ def test_only_changed_export_files_are_read_again(export_dir: Path) -> None:
     one.unlink()
     read_folder(export_dir, cache)
     assert set(cache) == {two}
+
+
+def test_a_file_changed_in_the_tick_it_was_read_in_is_read_again(export_dir: Path) -> None:
+    path = export_dir / "One.md"
+    before = replace(KEYED[0], comment="first")
+    path.write_text(formats.better_notes([before], note_key="ONE23456"))
+    stamp = os.stat(path).st_mtime_ns
+    cache: dict[Any, Any] = {}
+    assert read_folder(export_dir, cache).annotations[0].comment == "first"
+    # Written again at once, same size, in the same tick of the file system's clock.
+    path.write_text(formats.better_notes([replace(before, comment="again")], note_key="ONE23456"))
+    os.utime(path, ns=(stamp, stamp))
+    assert read_folder(export_dir, cache).annotations[0].comment == "again"
 
 
 def test_a_long_sync_keeps_systemds_watchdog_fed(settings: Settings, export_dir: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from obsync.cli import main
 from obsync.config import DEFAULT_MARKER as MARKER
 
-from .helpers import copy_fixture, note_path, sync_json, tree
+from .helpers import age, copy_fixture, note_path, sync_json, tree
 
 SPEC_PROPERTIES = {
     "annotation-key", "annotation-type", "source", "page", "color", "tags", "zotero", "citation",
@@ -78,10 +78,18 @@ def test_second_sync_writes_nothing(
     synced: dict[str, object], export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = tree(vault)
+    age(export_dir)  # changed in the eyes of the next sync, which reads it again
     again = sync_json(capsys, export_dir, vault)
-    assert again["annotations"]["created"] == again["annotations"]["updated"] == 0  # type: ignore[index]
-    assert again["annotations"]["unchanged"] == 15  # type: ignore[index]
-    assert again["sources"] == {"created": 0, "updated": 0, "unchanged": 3}
+    assert again["scope"] == "changed" and again["annotations"]["unchanged"] == 15
+    assert tree(vault) == before
+    again = sync_json(capsys, export_dir, vault)
+    assert again["scope"] == "nothing"  # no export file changed: no note needs reading
+    assert tree(vault) == before
+    whole = sync_json(capsys, export_dir, vault, "--full")
+    assert whole["scope"] == "all"
+    assert whole["annotations"]["created"] == whole["annotations"]["updated"] == 0
+    assert whole["annotations"]["unchanged"] == 15
+    assert whole["sources"] == {"created": 0, "updated": 0, "unchanged": 3}
     assert tree(vault) == before
 
 
@@ -207,7 +215,7 @@ def test_user_properties_and_tags_survive_an_update(
     )
     text = text.replace('page: "1"\n', "page: '1'\n")
     path.write_text(text)
-    assert sync_json(capsys, export_dir, vault)["annotations"]["unchanged"] == 15  # type: ignore[index]
+    assert sync_json(capsys, export_dir, vault, "--full")["annotations"]["unchanged"] == 15
     assert path.read_text() == text  # no churn from quoting style
     export = export_dir / "current.md"
     export.write_text(
@@ -230,7 +238,7 @@ def test_user_edit_above_the_marker_and_upstream_change_is_a_conflict(
     path = note_path(vault, "RC4HW3AF")
     path.write_text(path.read_text().replace("This is my comment", "I rewrote this") + "mine\n")
     edited = path.read_bytes()
-    assert sync_json(capsys, export_dir, vault)["annotations"]["unchanged"] == 15  # type: ignore[index]
+    assert sync_json(capsys, export_dir, vault, "--full")["annotations"]["unchanged"] == 15
     export = export_dir / "current.md"
     export.write_text(export.read_text().replace("This is my comment on", "Changed upstream"))
     result = sync_json(capsys, export_dir, vault)

@@ -1,7 +1,8 @@
 """A stateful test of the sync: random interleavings of Zotero changes, user edits and syncs.
 
 In the style of vdirsyncer's SyncMachine: after every sync, no user text is lost, there is
-exactly one note per live key, and a second sync writes nothing.
+exactly one note per live key, a second sync writes nothing, and a sync of everything
+(``--full``) would write nothing either: syncing only what changed missed nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from obsync import note
 from obsync.cli import main
 from obsync.config import DEFAULT_MARKER as MARKER
+from obsync.config import resolve
+from obsync.plan import describe
 from obsync.scan import CONFLICT_SUFFIX
+from obsync.sync import run_sync
 
 from .formats import Ann, better_notes
 from .helpers import tree
@@ -166,6 +170,10 @@ class SyncMachine(RuleBasedStateMachine):
         before = tree(self.vault)
         assert main(["-q", "sync", "--export", str(self.export), "--vault", str(self.vault)]) == 0
         assert tree(self.vault) == before, "a second sync wrote something"
+        # Syncing only what changed left the vault as a sync of everything would.
+        settings = resolve(config_path=None, export=self.export, vault=self.vault)
+        whole = run_sync(settings, dry_run=True, full=True).plan
+        assert not whole.writes and not whole.copies, list(describe(whole))
         self.synced_once |= set(self.live())
 
     @invariant()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -144,6 +145,18 @@ def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
 ReadCache = dict[Path, tuple[tuple[int, int], FileRead]]
 
 
+# A stamp that cannot match: the file is read again next time.
+UNTRUSTED = (-1, -1)
+# File times move in ticks (a few ms; 2 s on FAT): a file written again within the tick it
+# was read in keeps its stamp when its size stays. Such a recent stamp is not trusted.
+_RACY_NS = 2_000_000_000
+
+
+def trusted(stamp: tuple[int, int], read_at_ns: int) -> tuple[int, int]:
+    """``stamp``, or :data:`UNTRUSTED` when the file changed too shortly before it was read."""
+    return UNTRUSTED if stamp[1] >= read_at_ns - _RACY_NS else stamp
+
+
 def file_stat(path: Path) -> tuple[int, int] | None:
     """A file's (size, mtime in ns), or None when it is not there: what says it changed."""
     try:
@@ -171,6 +184,7 @@ def read_folder(
         return merge(read_files([p for p in export_files(root) if p not in hold], root))
     stale: list[tuple[Path, tuple[int, int]]] = []
     seen: set[Path] = set()
+    started = time.time_ns()
     for path in export_files(root):
         seen.add(path)
         cached = cache.get(path)
@@ -185,7 +199,7 @@ def read_folder(
     for (path, stamp), read in zip(
         stale, read_files([path for path, _ in stale], root), strict=True
     ):
-        cache[path] = (stamp, read)
+        cache[path] = (trusted(stamp, started), read)
     for gone in set(cache) - seen:
         del cache[gone]
     return merge(cache[path][1] for path in sorted(seen) if path in cache)
