@@ -1,3 +1,3 @@
 """obsync: keep an Obsidian vault in step with Zotero annotation exports."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

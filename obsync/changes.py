@@ -41,6 +41,7 @@ from obsync.export import (
 )
 from obsync.model import ExportRead
 from obsync.note import decode
+from obsync.progress import READING, Progress
 from obsync.scan import CONFLICT_SUFFIX, Found, VaultIndex, frontmatter_key, listing
 from obsync.state import FileRecord, Snapshot, StateStore
 
@@ -60,6 +61,7 @@ def settings_fingerprint(settings: Settings) -> str:
         ],
         "marker": settings.marker,
         "colors": sorted((k, list(v)) for k, v in settings.colors.items()),
+        "templates": [settings.templates.annotation.text, settings.templates.source.text],
     }
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
@@ -109,6 +111,7 @@ class _Files:
     held: dict[str, Path]
     reads: dict[str, tuple[FileRead, tuple[int, int]]] = field(default_factory=dict)
     held_reads: dict[str, FileRead] = field(default_factory=dict)  # last reads stand in
+    progress: Progress | None = None  # told of each file read (how many: not known ahead)
 
     def read(self, name: str) -> FileRead | None:
         """A file's read, from the cache when unchanged; None for one held back, unread."""
@@ -130,6 +133,8 @@ class _Files:
             stamp = trusted(stamp, started)
             self.cache[path] = (stamp, result)
         self.reads[name] = (result, stamp)
+        if self.progress is not None:
+            self.progress(READING, len(self.reads), None)
         return result
 
 
@@ -140,6 +145,7 @@ def find_scope(
     hold: frozenset[Path] = frozenset(),
     *,
     check_vault: bool = True,
+    progress: Progress | None = None,
 ) -> Scope | None:
     """The papers touched by export changes since the last sync, or None: look at all.
 
@@ -159,7 +165,7 @@ def find_scope(
         if temp_files or not store.note_paths() <= present:
             return None
     root = settings.export
-    files = _Files(root, cache, {}, {})
+    files = _Files(root, cache, {}, {}, progress=progress)
     for path in export_files(root):
         name = relative(path, root)
         if path in hold:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from obsync import __version__
 from obsync.errors import ObsyncError
+from obsync.model import printable
+
+if TYPE_CHECKING:
+    from obsync.progress import Progress
 
 log = logging.getLogger("obsync")
 
@@ -33,17 +39,39 @@ def _add_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault to write")
 
 
+def _output_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default, help="more output; tracebacks"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_const", const=True, default=default, help="errors only"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # -v and -q work before or after the command; a command's parser leaves them unset
+    # (SUPPRESS) unless given there, so `obsync -v sync` keeps its -v.
+    common = argparse.ArgumentParser(add_help=False)
+    _output_flags(common, argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="obsync",
         description="Keep an Obsidian vault in step with Zotero annotation exports.",
     )
     parser.add_argument("--version", action="version", version=f"obsync {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    _output_flags(parser, None)
+    parser.set_defaults(verbose=0, quiet=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sync = commands.add_parser("sync", help="sync once and exit")
+    init = commands.add_parser(
+        "init", parents=[common], help="write a commented config file, then run `obsync sync`"
+    )
+    init.add_argument("--config", type=Path, metavar="FILE", help="where to write it")
+    init.add_argument("--export", type=Path, metavar="DIR", help="the export folder to read")
+    init.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault to write")
+    init.add_argument("--force", action="store_true", help="replace an existing config file")
+    init.set_defaults(handler=cmd_init)
+
+    sync = commands.add_parser("sync", parents=[common], help="sync once and exit")
     _add_paths(sync)
     sync.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
     sync.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -57,16 +85,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(handler=cmd_sync)
 
-    run = commands.add_parser("run", help="sync, then watch the export folder and keep syncing")
+    run = commands.add_parser(
+        "run", parents=[common], help="sync, then watch the export folder and keep syncing"
+    )
     _add_paths(run)
     run.set_defaults(handler=cmd_run, verbosity=1)  # a daemon logs each effect
 
-    status = commands.add_parser("status", help="last sync, counts, conflicts, errors, daemon")
+    status = commands.add_parser(
+        "status", parents=[common], help="last sync, counts, conflicts, errors, daemon"
+    )
     status.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
     status.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault")
     status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     status.set_defaults(handler=cmd_status)
     return parser
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import os
+    import shlex
+
+    from obsync.init_config import init_target, write_config
+
+    path = init_target(args.config, os.environ)
+    config = write_config(path, export=args.export, vault=args.vault, force=args.force)
+    if config.export is not None and not config.export.is_dir():
+        log.warning(
+            "the export folder %s does not exist yet: have Better Notes sync into it",
+            printable(str(config.export)),
+        )
+    sync = "obsync sync"  # reads the config at init_target(None): no --config needed
+    if init_target(None, os.environ).resolve() != path.resolve():
+        sync += f" --config {shlex.quote(str(path))}"
+    if not args.quiet:
+        print(printable(f"wrote {path}"))
+        if config.export is None or config.vault is None:
+            print(printable(f"next: set 'export' and 'vault' in it, then run: {sync}"))
+        else:
+            print(printable(f"next: {sync}"))
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -76,13 +133,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from obsync.sync import run_sync
 
     settings = resolve(config_path=args.config, export=args.export, vault=args.vault)
-    if args.dry_run:
+    with contextlib.ExitStack() as stack:
+        progress: Progress | None = None
+        if sys.stderr.isatty() and not (args.quiet or args.json):
+            from obsync.progress import TerminalBar
+
+            progress = stack.enter_context(TerminalBar())  # draws nothing until work is done
+        if not args.dry_run:
+            stack.enter_context(exclusive(settings.state_file, settings.vault))
         report = run_sync(
-            settings, dry_run=True, restore_deleted=args.restore_deleted, full=args.full
+            settings,
+            dry_run=args.dry_run,
+            restore_deleted=args.restore_deleted,
+            full=args.full,
+            progress=progress,
         )
-    else:
-        with exclusive(settings.state_file, settings.vault):
-            report = run_sync(settings, restore_deleted=args.restore_deleted, full=args.full)
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -180,7 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ObsyncError as exc:
-        print(f"obsync: error: {exc.message}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"obsync: error: {printable(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

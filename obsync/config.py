@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import tomllib
@@ -11,9 +12,13 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
+from obsync import templating
 from obsync.colors import NAMES, normalise
 from obsync.errors import ObsyncError
+from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
+from obsync.templating import Templates
 
 DEFAULT_MARKER = "%% obsync: write your notes below this line %%"
 
@@ -61,6 +66,13 @@ class Daemon(_Strict):
     polling: bool = False
 
 
+class TemplateFiles(_Strict):
+    """Jinja2 templates for the body of notes; relative paths are from the config file."""
+
+    annotation: Path | None = None
+    source: Path | None = None
+
+
 class Config(_Strict):
     """The config file's contents (every key is optional)."""
 
@@ -71,6 +83,7 @@ class Config(_Strict):
     notes: Notes = Notes()
     colors: dict[str, list[str]] = {}
     daemon: Daemon = Daemon()
+    templates: TemplateFiles = TemplateFiles()
 
     @field_validator("colors")
     @classmethod
@@ -106,6 +119,7 @@ class Settings:
     colors: Mapping[str, tuple[str, ...]]
     config_file: Path | None
     daemon: Daemon = field(default_factory=Daemon)
+    templates: Templates = DEFAULT_TEMPLATES
 
 
 def default_config_path(env: Mapping[str, str]) -> Path:
@@ -141,11 +155,63 @@ def load_config_file(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ObsyncError(f"{path}: invalid TOML: {exc}") from exc
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ObsyncError(f"{path}: key '{key}': {first['msg']}") from exc
+        errors = exc.errors()
+        more = len(errors) - 1
+        also = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+        raise ObsyncError(f"{path}: {_explain(errors[0])}{also}") from exc
+    # A relative path in a config file means the same wherever obsync is started from.
+    base = path.parent.absolute()
+    rebased = {
+        name: base / value.expanduser()
+        for name in ("export", "vault", "state")
+        if (value := getattr(config, name)) is not None and not value.expanduser().is_absolute()
+    }
+    return config.model_copy(update=rebased) if rebased else config
+
+
+def _explain(error: ErrorDetails) -> str:
+    """One pydantic error as ``key 'daemon.debounce': <what is wrong>``."""
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        model: type[BaseModel] | None = Config
+        for part in loc[:-1]:
+            field = model.model_fields.get(part) if model else None
+            sub = field.annotation if field else None
+            model = sub if isinstance(sub, type) and issubclass(sub, BaseModel) else None
+        known = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(known)
+        message = f"unknown key ({hint})" if known else "unknown key"
+    elif error["type"] == "value_error" and "error" in (ctx := error.get("ctx", {})):
+        message = str(ctx["error"])  # without pydantic's "Value error, "
+    elif error["type"] == "model_type":
+        message = f"must be a table, [{key}]"
+    elif error["type"] == "path_type":
+        message = 'must be a path in quotes, such as "~/Documents/Research"'
+    return f"key '{key}': {message}"
+
+
+def check_overlap(export_dir: Path, vault_dir: Path, folders: Folders) -> None:
+    """Refuse a vault inside the export folder, or an export folder obsync would write into."""
+    if (
+        vault_dir == export_dir
+        or vault_dir.is_relative_to(export_dir)
+        or (
+            export_dir.is_relative_to(vault_dir)
+            and any(
+                export_dir.is_relative_to(vault_dir / folder)
+                for folder in (folders.annotations, folders.sources, folders.attachments)
+            )
+        )
+    ):
+        raise ObsyncError(
+            f"the vault ({vault_dir}) and the export folder ({export_dir}) overlap: "
+            "obsync never writes into the export folder"
+        )
 
 
 def state_file(config: Config, vault_dir: Path, env: Mapping[str, str]) -> Path:
@@ -191,26 +257,9 @@ def resolve(
     export_dir = export_dir.expanduser().resolve()
     vault_dir = vault_dir.expanduser().resolve()
     if not export_dir.is_dir():
-        raise ObsyncError(f"export folder not found: {export_dir}")
-    if (
-        vault_dir == export_dir
-        or vault_dir.is_relative_to(export_dir)
-        or (
-            export_dir.is_relative_to(vault_dir)
-            and any(
-                export_dir.is_relative_to(vault_dir / folder)
-                for folder in (
-                    config.folders.annotations,
-                    config.folders.sources,
-                    config.folders.attachments,
-                )
-            )
-        )
-    ):
-        raise ObsyncError(
-            f"the vault ({vault_dir}) and the export folder ({export_dir}) overlap: "
-            "obsync never writes into the export folder"
-        )
+        named = f" (set{where})" if export is None else ""
+        raise ObsyncError(f"export folder not found: {export_dir}{named}")
+    check_overlap(export_dir, vault_dir, config.folders)
     return Settings(
         export=export_dir,
         vault=vault_dir,
@@ -222,4 +271,18 @@ def resolve(
         colors={key: tuple(tags) for key, tags in config.colors.items()},
         config_file=found,
         daemon=config.daemon,
+        templates=_templates(config.templates, found),
+    )
+
+
+def _templates(files: TemplateFiles, config_file: Path | None) -> Templates:
+    """The templates the config names, read and compiled, else the defaults."""
+    base = config_file.parent if config_file is not None else Path.cwd()
+
+    def where(path: Path | None) -> Path | None:
+        return None if path is None else (base / path.expanduser()).resolve()
+
+    return Templates(
+        templating.load(where(files.annotation), DEFAULT_TEMPLATES.annotation),
+        templating.load(where(files.source), DEFAULT_TEMPLATES.source),
     )

@@ -391,6 +391,7 @@ def make_plan(
         source = sources[key]
         source_stem = source_paths[key].stem
         entries: list[render.Entry] = []
+        folder = f"{settings.annotations_folder}/{safe_stem(source_stem, fallback=key)}"
         for annotation in sorted(by_source[key], key=lambda a: a.key):
             image_name = planner.image(annotation)
             rendered = render.annotation_note(
@@ -399,8 +400,8 @@ def make_plan(
                 image_name=image_name,
                 colors=settings.colors,
                 marker=settings.marker,
+                template=settings.templates.annotation,
             )
-            folder = f"{settings.annotations_folder}/{safe_stem(source_stem, fallback=key)}"
             found = index.annotations.get(annotation.key)
             path = planner.note(
                 _Desired(ANNOTATION, annotation.key, rendered, render.ANNOTATION_KEYS),
@@ -411,13 +412,18 @@ def make_plan(
             )
             if path is None:
                 continue
-            text = render.entry_text(annotation, path.stem, settings.marker)
+            link = render.entry_link(annotation, path.stem, settings.marker)
             sort = (*annotation.sort_index, annotation.location.line, annotation.key)
-            entries.append(render.Entry(sort, text))
-            planner.records[-1] = replace(planner.records[-1], entry=text, sort=sort)
+            page, color = annotation.page_label, annotation.color
+            entries.append(render.Entry(sort, link, page, color))
+            planner.records[-1] = replace(
+                planner.records[-1], entry=link, sort=sort, page=page, color=color or ""
+            )
         for record in gone.pop(key, []):
             _plan_gone(planner, record, present, annotation_counts, entries)
-        rendered = render.source_note(source, entries, marker=settings.marker)
+        rendered = render.source_note(
+            source, entries, marker=settings.marker, template=settings.templates.source
+        )
         planner.note(
             _Desired(SOURCE, key, rendered, render.SOURCE_KEYS),
             index.sources.get(key),
@@ -460,7 +466,9 @@ def _plan_gone(
         planner.mark_removed(record, found, counts)
     else:
         planner.records.append(record)
-    entries.append(render.Entry(record.sort, record.entry, removed))
+    entries.append(
+        render.Entry(record.sort, record.entry, record.page, record.color or None, removed)
+    )
 
 
 def describe(plan: Plan) -> Iterable[str]:

@@ -7,12 +7,15 @@ comments and forged marker lines are neutralised here, in one place.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from obsync import templating
 from obsync.colors import color_name, color_tags
-from obsync.model import Annotation, AnnotationType, SourceInfo
+from obsync.model import Annotation, SourceInfo
 from obsync.note import Value
+from obsync.templating import DEFAULT, Template
 
 ANNOTATION_KEYS = (
     "annotation-key",
@@ -102,6 +105,7 @@ def annotation_note(
     image_name: str | None,
     colors: Mapping[str, Sequence[str]],
     marker: str,
+    template: Template = DEFAULT.annotation,
 ) -> Rendered:
     tags = color_tags(annotation.color, colors)
     properties: list[tuple[str, Value]] = [
@@ -117,46 +121,65 @@ def annotation_note(
         ("zotero", annotation.zotero_link),
         ("citation", annotation.citation),
     ]
-    parts: list[str] = []
-    if annotation.type in (AnnotationType.IMAGE, AnnotationType.INK):
-        parts.append(f"![[{image_name}]]" if image_name else "*(image not found in the export)*")
-    if annotation.text:
-        quoted = neutralise(annotation.text, marker).split("\n")
-        parts.append("\n".join(f"> {line}".rstrip() for line in quoted))
-    if annotation.comment:
-        parts.append(neutralise(annotation.comment, marker))
-    footer = [wikilink(source_stem)]
-    if annotation.page_label:
-        footer.append(f"p. {neutralise(one_line(annotation.page_label), marker)}")
-    if annotation.zotero_link:
-        footer.append(f"[Open in Zotero](<{annotation.zotero_link}>)")
-    parts.append(" · ".join(footer))
-    # Neutralised parts cannot hold the marker; this also guards the lines obsync itself makes.
-    return Rendered(properties, unforge("\n\n".join(parts), marker) + "\n\n", tags)
+    values = annotation_values(annotation, source_stem, image_name, tags, marker)
+    return Rendered(properties, _body(template, values, marker), tags)
 
 
-def entry_text(annotation: Annotation, stem: str, marker: str) -> str:
-    """An annotation's line in its literature note (without the list bullet)."""
+def annotation_values(
+    annotation: Annotation,
+    source_stem: str,
+    image_name: str | None,
+    tags: Sequence[str],
+    marker: str,
+) -> dict[str, object]:
+    """What an annotation template sees (the README lists each)."""
+    return {
+        "key": annotation.key,
+        "type": annotation.type.value,
+        "text": neutralise(annotation.text, marker),
+        "comment": neutralise(annotation.comment, marker),
+        "page": neutralise(one_line(annotation.page_label), marker),
+        "color": annotation.color,
+        "color_name": color_name(annotation.color) if annotation.color else None,
+        "tags": list(tags),
+        "citation": neutralise(annotation.citation, marker),
+        "source": wikilink(source_stem),
+        "source_name": source_stem,
+        "zotero": annotation.zotero_link,
+        "image": image_name,
+    }
+
+
+def _body(template: Template, values: Mapping[str, object], marker: str) -> str:
+    """A template's text as a note body: ends in one blank line, holds no marker line."""
+    text = templating.render(template, values).replace("\r\n", "\n").replace("\r", "\n")
+    return unforge(text.strip("\n"), marker) + "\n\n"
+
+
+def entry_link(annotation: Annotation, stem: str, marker: str) -> str:
+    """An annotation's link in its literature note, labelled with the start of its text."""
     label = link_label(annotation.text or annotation.comment or annotation.type.value, 60)
-    page = (
-        f"p. {neutralise(link_label(annotation.page_label), marker)} · "
-        if annotation.page_label
-        else ""
-    )
-    color = f" · {color_name(annotation.color)}" if annotation.color else ""
-    return f"{page}{wikilink(stem, neutralise(label, marker))}{color}"
+    return wikilink(stem, neutralise(label, marker))
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One line of a literature note."""
+    """One annotation in a literature note."""
 
     sort: tuple[int, float, float, int, str]
-    text: str
+    link: str
+    page: str = ""
+    color: str | None = None
     removed: bool = False
 
 
-def source_note(source: SourceInfo, entries: Sequence[Entry], *, marker: str) -> Rendered:
+def source_note(
+    source: SourceInfo,
+    entries: Sequence[Entry],
+    *,
+    marker: str,
+    template: Template = DEFAULT.source,
+) -> Rendered:
     select = f"zotero://select/{source.library.link_part()}/items/{source.key}"
     properties: list[tuple[str, Value]] = [
         ("item-key", source.key),
@@ -165,12 +188,40 @@ def source_note(source: SourceInfo, entries: Sequence[Entry], *, marker: str) ->
         ("zotero", select),
         ("tags", (SOURCE_TAG,)),
     ]
-    lines = [f"# {neutralise(link_label(source.title, 200), marker)}", ""]
-    about = [neutralise(source.citation, marker)] if source.citation else []
-    about.append(f"[Open in Zotero](<{select}>)")
-    lines += [" · ".join(about), "", "## Annotations", ""]
-    for entry in sorted(entries, key=lambda e: e.sort):
-        lines.append(f"- ~~{entry.text}~~ (removed)" if entry.removed else f"- {entry.text}")
-    if not entries:
-        lines.append("*(no annotations)*")
-    return Rendered(properties, unforge("\n".join(lines), marker) + "\n\n", (SOURCE_TAG,))
+    values = source_values(source, select, entries, marker)
+    return Rendered(properties, _body(template, values, marker), (SOURCE_TAG,))
+
+
+def source_values(
+    source: SourceInfo, select: str, entries: Sequence[Entry], marker: str
+) -> dict[str, object]:
+    """What a literature note template sees (the README lists each)."""
+    ordered = [_entry_values(e, marker) for e in sorted(entries, key=lambda e: e.sort)]
+    pages: list[dict[str, object]] = []
+    for entry in ordered:
+        if not pages or pages[-1]["page"] != entry["page"]:
+            pages.append({"page": entry["page"], "entries": []})
+        pages[-1]["entries"].append(entry)  # type: ignore[attr-defined]
+    counts = Counter(e.color for e in entries if e.color and not e.removed)
+    return {
+        "key": source.key,
+        "title": neutralise(link_label(source.title, 200), marker),
+        "citation": neutralise(source.citation, marker),
+        "zotero": select,
+        "entries": ordered,
+        "pages": pages,
+        "colors": [
+            {"color": color, "name": color_name(color), "count": count}
+            for color, count in sorted(counts.items(), key=lambda c: (-c[1], color_name(c[0])))
+        ],
+    }
+
+
+def _entry_values(entry: Entry, marker: str) -> dict[str, object]:
+    return {
+        "link": entry.link,
+        "page": neutralise(link_label(entry.page), marker) if entry.page else "",
+        "color": entry.color,
+        "color_name": color_name(entry.color) if entry.color else None,
+        "removed": entry.removed,
+    }

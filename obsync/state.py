@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS notes (
     source_key TEXT NOT NULL,    -- the literature note an annotation belongs to
     entry TEXT NOT NULL,         -- its last line in that literature note
     sort TEXT NOT NULL,          -- JSON: where that line goes (page order)
+    page TEXT NOT NULL DEFAULT '',   -- its page label and colour there
+    color TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS notes_by_source ON notes (source_key);
@@ -52,8 +54,10 @@ class Record:
     tags: tuple[str, ...]
     export_file: str = ""
     source_key: str = ""
-    entry: str = ""
+    entry: str = ""  # its link in the literature note
     sort: tuple[int, float, float, int, str] = (1 << 30, 0.0, 0.0, 0, "")
+    page: str = ""
+    color: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,12 @@ class StateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path)
         connection.executescript(SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(notes)")}
+        for column in ("page", "color"):  # added in 0.2: stores written before lack them
+            if column not in columns:
+                connection.execute(
+                    f"ALTER TABLE notes ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                )
         return connection
 
     def load(self) -> Snapshot:
@@ -190,7 +200,7 @@ class StateStore:
             _write(db, records, meta, files)
 
 
-_COLUMNS = "kind, key, path, fingerprint, tags, export_file, source_key, entry, sort"
+_COLUMNS = "kind, key, path, fingerprint, tags, export_file, source_key, entry, sort, page, color"
 
 
 def _records(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], Record]:
@@ -205,8 +215,10 @@ def _records(rows: Iterable[tuple[Any, ...]]) -> dict[tuple[str, str], Record]:
             source,
             entry,
             _sort(json.loads(sort)),
+            page,
+            color,
         )
-        for kind, key, path, fp, tags, export_file, source, entry, sort in rows
+        for kind, key, path, fp, tags, export_file, source, entry, sort, page, color in rows
     }
 
 
@@ -217,7 +229,7 @@ def _write(
     files: Iterable[FileRecord],
 ) -> None:
     db.executemany(
-        "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO notes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.kind,
@@ -229,6 +241,8 @@ def _write(
                 r.source_key,
                 r.entry,
                 json.dumps(list(r.sort)),
+                r.page,
+                r.color,
             )
             for r in records
         ],

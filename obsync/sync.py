@@ -15,6 +15,7 @@ from obsync.changes import file_records, find_scope, settings_fingerprint
 from obsync.config import Settings
 from obsync.model import ExportRead
 from obsync.plan import Counts, Plan, make_plan
+from obsync.progress import PLANNING, Progress
 from obsync.scan import SameFile, scan
 from obsync.state import StateStore
 from obsync.vault import Applied, apply, remove_temp_files
@@ -92,16 +93,21 @@ def run_sync(
     cache: export.ReadCache | None = None,
     unsettled: frozenset[Path] = frozenset(),
     stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
 ) -> Report:
     """Sync what changed in the export since the last sync (see changes.py), or everything:
     when asked (``full``, ``restore_deleted``) or when only a whole look is safe.
-    ``check_vault=False`` skips listing the vault's folders (the daemon, between rescans)."""
+    ``check_vault=False`` skips listing the vault's folders (the daemon, between rescans).
+    ``progress`` is told of each export file read and each note written (the command
+    line's bar; see progress.py)."""
     cache = {} if cache is None else cache
     store = StateStore(settings.state_file)
     scope = (
         None
         if full or restore_deleted
-        else find_scope(settings, store, cache, unsettled, check_vault=check_vault)
+        else find_scope(
+            settings, store, cache, unsettled, check_vault=check_vault, progress=progress
+        )
     )
     if scope is not None:
         read, index, state = scope.export, scope.index, scope.state
@@ -109,7 +115,9 @@ def run_sync(
         log.debug("changed since the last sync: %d files read, %d gone, %d annotations",
                   len(scope.reads), len(files_gone), len(read.annotations))  # fmt: skip
     else:
-        read = export.read_folder(settings.export, cache, hold=unsettled)
+        read = export.read_folder(settings.export, cache, hold=unsettled, progress=progress)
+        if progress is not None:
+            progress(PLANNING, 0, None)
         index = scan(settings.vault)
         if not dry_run:
             remove_temp_files(settings.vault, index.temp_files)
@@ -118,6 +126,8 @@ def run_sync(
         files, files_gone = file_records(stamped, settings.export), []
     for error in read.errors:
         log.warning("%s", error)
+    if progress is not None and scope is not None and not scope.empty:
+        progress(PLANNING, 0, None)
     plan = make_plan(
         read,
         index,
@@ -143,7 +153,7 @@ def run_sync(
     settings.vault.mkdir(parents=True, exist_ok=True)
     if not plan.empty:
         store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
-    applied = apply(plan, settings.vault, stop)
+    applied = apply(plan, settings.vault, stop, progress)
     not_done = {path for path, _ in applied.failed} | {path for path, _ in applied.skipped}
     undone = {(w.kind, w.key) for w in plan.writes if w.path in not_done}
     records = [

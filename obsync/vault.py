@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from obsync.note import encode
-from obsync.plan import Action, Plan
+from obsync.plan import Action, NoteWrite, Plan
+from obsync.progress import WRITING, Progress
 from obsync.scan import TEMP_PREFIX
 
 log = logging.getLogger(__name__)
@@ -242,15 +243,22 @@ def remove_temp_files(vault: Path, found: Iterable[PurePosixPath]) -> int:
     return removed
 
 
-def apply(plan: Plan, vault: Path, stop: Callable[[], bool] = lambda: False) -> Applied:
+def apply(
+    plan: Plan,
+    vault: Path,
+    stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
+) -> Applied:
     """Carry out a plan. A note that fails is reported; the others still happen.
 
     When ``stop`` says so, the write in hand is finished and the rest is skipped.
+    ``progress`` is told of each image and note handled (written, failed or skipped).
     """
     result = Applied()
     writer = _Writer(vault, result)
+    total = len(plan.copies) + len(plan.writes)
     try:
-        for copy in plan.copies:
+        for number, copy in enumerate(plan.copies, 1):
             try:
                 target = _safe_target(vault, copy.path)
                 _make_folders(vault, target)
@@ -260,22 +268,28 @@ def apply(plan: Plan, vault: Path, stop: Callable[[], bool] = lambda: False) -> 
             except (OSError, UnsafePath) as exc:
                 result.failed.append((copy.path, str(exc)))
                 log.warning("could not copy image %s: %s", copy.path, exc)
-        for write in plan.writes:
+            if progress is not None:
+                progress(WRITING, number, total)
+        for number, write in enumerate(plan.writes, len(plan.copies) + 1):
             if stop():
                 result.skipped.append((write.path, "stopping"))
-                continue
-            try:
-                target = _safe_target(vault, write.path)
-                _make_folders(vault, target)
-                expected = None if write.expected is None else encode(write.expected)
-                new = write.expected is None and write.action is Action.CREATE
-                done = f"{write.action.value} {write.kind} {write.path}"
-                writer.write(
-                    write.path, target, encode(write.content), done, expected=expected, new=new
-                )
-            except (OSError, UnsafePath) as exc:
-                result.failed.append((write.path, str(exc)))
-                log.warning("could not write %s: %s", write.path, exc)
+            else:
+                _write_note(writer, vault, write, result)
+            if progress is not None:
+                progress(WRITING, number, total)
     finally:
         writer.finish()
     return result
+
+
+def _write_note(writer: _Writer, vault: Path, write: NoteWrite, result: Applied) -> None:
+    try:
+        target = _safe_target(vault, write.path)
+        _make_folders(vault, target)
+        expected = None if write.expected is None else encode(write.expected)
+        new = write.expected is None and write.action is Action.CREATE
+        done = f"{write.action.value} {write.kind} {write.path}"
+        writer.write(write.path, target, encode(write.content), done, expected=expected, new=new)
+    except (OSError, UnsafePath) as exc:
+        result.failed.append((write.path, str(exc)))
+        log.warning("could not write %s: %s", write.path, exc)

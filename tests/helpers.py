@@ -8,14 +8,18 @@ import os
 import shutil
 import signal
 import time
+import types
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from obsync.cli import main
+from obsync.config import Config
 
 from .conftest import FIXTURES
 
@@ -83,3 +87,28 @@ def time_limit(seconds: int = 20) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def config_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every key of the config file, dotted (``daemon.debounce``), found by walking the
+    model's fields; a table whose keys are the user's (``colors``) gives ``colors.<*>``."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        annotation = field.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        else:
+            kinds = [annotation]
+        for kind in kinds:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                keys += config_keys(kind, key + ".")
+            elif typing.get_origin(kind) is dict:
+                value = typing.get_args(kind)[1]
+                if isinstance(value, type) and issubclass(value, BaseModel):
+                    keys += config_keys(value, key + ".<*>.")
+                else:
+                    keys.append(key + ".<*>")
+            else:
+                keys.append(key)
+    return list(dict.fromkeys(keys))

@@ -125,3 +125,79 @@ def test_unexpected_error_exit_3(
     (tmp_path / "e").mkdir()
     assert main(["sync", "--export", str(tmp_path / "e"), "--vault", str(tmp_path / "v")]) == 3
     assert "unexpected error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        ("[daemon]\ndebounce = -1\n", "daemon.debounce", "greater than 0"),
+        ("[daemon]\ndebunce = 1\n", "daemon.debunce", "unknown key (did you mean 'debounce'?)"),
+        ("vualt = '/v'\n", "vualt", "unknown key (did you mean 'vault'?)"),
+        ("[notes]\nzzz = 1\n", "notes.zzz", "unknown key (known keys: marker)"),
+        ("[colors]\nchartreuse = ['x']\n", "colors", "'chartreuse' is not a colour"),
+        ("folders = 'x'\n", "folders", "must be a table, [folders]"),
+    ],
+)
+def test_cli_config_errors_are_one_line_with_file_and_dotted_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str, says: str
+) -> None:
+    path = write(tmp_path, text)
+    assert main(["sync", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"obsync: error: {path}: key '{key}': ")
+    assert err.count("\n") == 1 and says in err and "Value error" not in err
+
+
+def test_config_error_counts_the_others(tmp_path: Path) -> None:
+    path = write(tmp_path, "[daemon]\ndebounce = -1\nsettle = -1\npolling = 'x'\n")
+    with pytest.raises(ObsyncError, match=r"key 'daemon.debounce': .* \(and 2 more errors\)$"):
+        load_config_file(path)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_shows_the_traceback_then_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    path = write(tmp_path, "[daemon]\ndebounce = -1\n")
+    argv = ["sync", "--config", str(path)]
+    assert main(["-v", *argv] if where == "before" else [*argv, "-v"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("Traceback") and "ObsyncError" in lines[-2]
+    assert lines[-1].startswith(f"obsync: error: {path}: key 'daemon.debounce'")
+
+
+def test_quiet_after_the_command(export_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "--export", str(export_dir), "--vault", "v", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_missing_export_folder_from_the_config_names_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, f"export = '{tmp_path / 'gone'}'\nvault = '{tmp_path / 'v'}'\n")
+    assert main(["sync", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"obsync: error: export folder not found: {tmp_path / 'gone'} (set in {path})\n"
+
+
+def test_error_lines_escape_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "two\nlines"
+    assert main(["sync", "--export", str(missing), "--vault", str(tmp_path / "v")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two\\nlines" in err
+
+
+def test_relative_paths_in_a_config_file_are_from_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "conf"
+    (home / "export").mkdir(parents=True)
+    config = home / "config.toml"
+    config.write_text('export = "export"\nvault = "../vault"\nstate = "state"\n')
+    monkeypatch.chdir(tmp_path)  # started elsewhere: the paths mean the same
+    settings = resolve(config_path=config, export=None, vault=None)
+    assert settings.export == (home / "export").resolve()
+    assert settings.vault == (tmp_path / "vault").resolve()
+    assert settings.state_file.parent == (home / "state").resolve()

@@ -122,6 +122,7 @@ class Harness:
         self.alive: Callable[[], bool] = lambda: True
         self.notifier = RecordingNotifier(sim, options.pop("watchdog_interval", None))
         self.fail_sync: Callable[[int], bool] = lambda _n: False
+        self.options: list[dict[str, Any]] = []
         self.daemon = Daemon(
             settings,
             sim,
@@ -144,6 +145,7 @@ class Harness:
             raise OSError(28, "No space left on device")
         report = run_sync(settings, **options)
         self.reports.append(report)
+        self.options.append(options)
         return report
 
     def run(self) -> int:
@@ -265,6 +267,30 @@ def test_a_periodic_rescan_finds_what_events_missed(settings: Settings, export_d
     assert harness.run() == 0
     assert set(notes(settings)) == exported_keys(export_dir) != set()
     assert harness.syncs == 2  # the initial sync and the rescan at 60 s
+
+
+def test_an_export_change_syncs_its_paper_only_and_rescans_list_the_vault(
+    settings: Settings, export_dir: Path
+) -> None:
+    path = export_dir / "Paper.md"
+    path.write_text(formats.better_notes(KEYED))
+    age(path)
+    sim = Simulation(end=100.0)
+    harness = Harness(settings, sim, rescan_interval=60.0)
+    edited = [replace(a, comment="edited") if a.key == "RC4HW3AF" else a for a in KEYED]
+    tmp = path.with_name("Paper.md.tmp")
+
+    def better_notes_write() -> list[Change]:
+        sim.write(tmp, formats.better_notes(edited).encode())
+        tmp.rename(path)
+        return [Change(tmp), Change(path, whole=True)]
+
+    sim.at(5.0, better_notes_write)
+    assert harness.run() == 0
+    assert [r.scope for r in harness.reports][:2] == ["all", "changed"]
+    assert harness.reports[1].plan.annotations.updated == 1
+    assert [o["full"] for o in harness.options] == [True, False, False]
+    assert [o["check_vault"] for o in harness.options] == [True, False, True]  # 60 s: rescan
 
 
 def test_a_dead_observer_is_restarted_and_a_rescan_follows(

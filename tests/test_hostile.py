@@ -51,6 +51,13 @@ CONTAINERS = re.compile(r"(?:[ \t]*(?:>|[-+*][ \t]|\d{1,9}[.)][ \t]))*[ \t]*")
 RAW_TAG = re.compile(r"(?<!\]\()<(?!/?(?:sub|sup|u)>|zotero://[^\s<>]*>\))[A-Za-z/!?%]")
 INLINE_QUERY = re.compile(r"`[ \t]*\$?=")  # Dataview's `= …` and `$= …`
 OWN_EMBED = re.compile(r"!\[\[([A-Za-z0-9_-]+\.[A-Za-z0-9]+)\]\]")
+# A literature note's colour chart, as obsync draws it: only colours (hex) and counts in it.
+OWN_CHART = re.compile(
+    r'^## Colours\n\n```mermaid\n%%\{init: \{"theme": "base", "themeVariables": \{'
+    r'"pie1": "#[0-9a-f]{6}"(?:, "pie\d+": "#[0-9a-f]{6}")*\}\}\}%%\n'
+    r'pie showData\n(?:    "[a-z0-9]+" : \d+\n)+```\n',
+    re.M,
+)
 
 # A paper of the hostile file's own, so the good paper's notes have no reason to change.
 HOSTILE = F.Ann(
@@ -238,6 +245,7 @@ def safe_name(part: str) -> bool:
 def active_content(body: str, attachments: set[str]) -> list[str]:
     """What in a note's generated body Obsidian or a plugin would act on."""
     found = []
+    body = OWN_CHART.sub("", body, count=1)
     if "\r" in body:
         found.append("a carriage return (a line break to Markdown)")
     if "%%" in body:

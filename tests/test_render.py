@@ -113,21 +113,55 @@ def test_generated_part_never_holds_a_marker_line(text: str, comment: str) -> No
     assert isinstance(note.split(rendered, MARKER), note.Parts)
 
 
-def test_literature_note_lists_annotations_in_page_order() -> None:
+def entry(key: str, sort: tuple[int, float, float, int, str], **changes: object) -> render.Entry:
+    annotation = make(key=key, **changes)
+    link = render.entry_link(annotation, key, MARKER)
+    return render.Entry(sort, link, annotation.page_label, annotation.color)
+
+
+def test_literature_note_groups_annotations_by_page_in_page_order() -> None:
     entries = [
-        render.Entry(
-            (2, 0.0, 0.0, 1, "B"), render.entry_text(make(key="B", page_label="3"), "B", MARKER)
-        ),
-        render.Entry((0, -700.0, 0.0, 1, "A"), render.entry_text(make(key="A"), "A", MARKER)),
+        entry("B", (2, 0.0, 0.0, 1, "B"), page_label="3"),
+        entry("A", (0, -700.0, 0.0, 1, "A")),
+        entry("D", (0, -100.0, 0.0, 1, "D"), color="#ff6666", text="Further down"),
         render.Entry((1 << 30, 0.0, 0.0, 0, "C"), "[[C]]", removed=True),
     ]
     body = render.source_note(SOURCE, entries, marker=MARKER).body
-    lines = [line for line in body.splitlines() if line.startswith("- ")]
-    assert lines == [
-        "- p. 1 · [[A|Since the researchers have found]] · yellow",
-        "- p. 3 · [[B|Since the researchers have found]] · yellow",
+    annotations = body.split("## Annotations\n", 1)[1]
+    assert annotations.strip().splitlines() == [
+        "### Page 1",
+        "",
+        "- [[A|Since the researchers have found]] · yellow",
+        "- [[D|Further down]] · red",
+        "",
+        "### Page 3",
+        "",
+        "- [[B|Since the researchers have found]] · yellow",
+        "",
+        "### No page",
+        "",
         "- ~~[[C]]~~ (removed)",
     ]
+
+
+def test_literature_note_counts_colours_in_a_mermaid_pie() -> None:
+    entries = [
+        entry("A", (0, 0.0, 0.0, 1, "A")),
+        entry("B", (0, 0.0, 0.0, 2, "B"), color="#ff6666"),
+        entry("C", (0, 0.0, 0.0, 3, "C"), color="#ff6666"),
+        entry("D", (0, 0.0, 0.0, 4, "D"), color="#123456"),
+        entry("E", (0, 0.0, 0.0, 5, "E"), color=None),
+        render.Entry((0, 0.0, 0.0, 6, "F"), "[[F]]", "1", "#ffd400", removed=True),
+    ]
+    body = render.source_note(SOURCE, entries, marker=MARKER).body
+    chart = body.split("```mermaid\n", 1)[1].split("```", 1)[0].splitlines()
+    assert chart[0].startswith("%%{init: ") and '"pie1": "#ff6666"' in chart[0]
+    assert chart[1:] == ["pie showData", '    "red" : 2', '    "123456" : 1', '    "yellow" : 1']
+
+
+def test_literature_note_without_colours_has_no_chart() -> None:
+    body = render.source_note(SOURCE, [], marker=MARKER).body
+    assert "mermaid" not in body and "*(no annotations)*" in body
 
 
 def test_link_label_cannot_break_a_wikilink() -> None:

@@ -294,9 +294,13 @@ def test_removed_annotation_is_marked_and_comes_back(
     assert frontmatter.load(path)["annotation-status"] == "removed"
     assert path.read_bytes().endswith(b"keep me\n")
     survey = (vault / "Zotero/Sources/A Survey of Large Language Models.md").read_text()
-    assert "~~p. 2 · [[N2CMT2A1|A highlight without any comment]] · red~~ (removed)" in survey
+    assert "### Page 2\n\n- ~~[[N2CMT2A1|A highlight without any comment]]~~ (removed) · red\n" in (
+        survey
+    )
     export.write_text(original)
     sync_json(capsys, export_dir, vault)
+    survey = (vault / "Zotero/Sources/A Survey of Large Language Models.md").read_text()
+    assert "\n- [[N2CMT2A1|A highlight without any comment]] · red\n" in survey
     assert "annotation-status" not in frontmatter.load(path).metadata
     assert path.read_bytes().endswith(b"keep me\n")
 

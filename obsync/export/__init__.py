@@ -10,6 +10,7 @@ from pathlib import Path
 
 from obsync.export import better_notes, note_html, zotero_markdown
 from obsync.model import Annotation, ExportRead, InputError, SourceInfo
+from obsync.progress import READING, Progress
 
 EXPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 # Each format: whether a file's text is in it, and its reader. The first to claim a file reads it.
@@ -166,22 +167,33 @@ def file_stat(path: Path) -> tuple[int, int] | None:
     return (result.st_size, result.st_mtime_ns)
 
 
-def read_files(paths: list[Path], root: Path) -> list[FileRead]:
+def read_files(paths: list[Path], root: Path, progress: Progress | None = None) -> list[FileRead]:
     """Read export files in this process. (Spreading them over processes was measured
     slower on 2 cores: sending 100,000 annotations back costs more than parsing them.)"""
-    return [read_file(path, root) for path in paths]
+    if progress is None:
+        return [read_file(path, root) for path in paths]
+    reads = []
+    for done, path in enumerate(paths, 1):
+        reads.append(read_file(path, root))
+        progress(READING, done, len(paths))
+    return reads
 
 
 def read_folder(
-    root: Path, cache: ReadCache | None = None, hold: frozenset[Path] = frozenset()
+    root: Path,
+    cache: ReadCache | None = None,
+    hold: frozenset[Path] = frozenset(),
+    progress: Progress | None = None,
 ) -> ExportRead:
     """Read every export file below ``root``; with a cache, only files that changed.
 
     Files in ``hold`` may be half written: they are not read now. Their last read
     from the cache stands in for them, or, never read before, they are left out.
+    ``progress`` is told of each file read.
     """
     if cache is None:
-        return merge(read_files([p for p in export_files(root) if p not in hold], root))
+        paths = [p for p in export_files(root) if p not in hold]
+        return merge(read_files(paths, root, progress))
     stale: list[tuple[Path, tuple[int, int]]] = []
     seen: set[Path] = set()
     started = time.time_ns()
@@ -197,7 +209,7 @@ def read_folder(
         if cached is None or cached[0] != stamp:
             stale.append((path, stamp))
     for (path, stamp), read in zip(
-        stale, read_files([path for path, _ in stale], root), strict=True
+        stale, read_files([path for path, _ in stale], root, progress), strict=True
     ):
         cache[path] = (trusted(stamp, started), read)
     for gone in set(cache) - seen:

@@ -1,0 +1,207 @@
+"""Syncing only what changed (changes.py): the same vault as a full sync, at the cost of
+what changed, and a full sync whenever the narrow view could be wrong."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from obsync.config import Settings, resolve
+from obsync.plan import describe
+from obsync.state import StateStore
+from obsync.sync import Report, run_sync
+
+from . import formats
+from .formats import Ann
+from .helpers import age, note_path, tree
+
+ONE = [Ann(f"ONE{n:05d}", text=f"First paper, highlight {n}", parent="PAPER111") for n in range(3)]
+TWO = [Ann(f"TWO{n:05d}", text=f"Second paper, highlight {n}", parent="PAPER222") for n in range(3)]
+
+
+@pytest.fixture
+def settings(export_dir: Path, vault: Path) -> Settings:
+    return resolve(config_path=None, export=export_dir, vault=vault)
+
+
+def write(export_dir: Path, name: str, anns: list[Ann], title: str) -> None:
+    path = export_dir / name
+    path.write_text(formats.better_notes(anns, title=title, note_key=f"N{name[:3].upper()}2345"))
+    age(path)  # as an export written a while ago: the next sync trusts its stamp
+
+
+@pytest.fixture
+def synced(settings: Settings, export_dir: Path) -> Settings:
+    write(export_dir, "one.md", ONE, "First paper")
+    write(export_dir, "two.md", TWO, "Second paper")
+    assert run_sync(settings).scope == "all"
+    assert run_sync(settings).scope == "nothing"
+    return settings
+
+
+def full_sync_agrees(settings: Settings) -> None:
+    """A sync of everything would write nothing: the narrow sync missed nothing."""
+    plan = run_sync(settings, dry_run=True, full=True).plan
+    assert not plan.writes and not plan.copies, list(describe(plan))
+
+
+def changed_files(before: dict[str, tuple[bytes, int]], vault: Path) -> set[str]:
+    after = tree(vault)
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def test_nothing_changed_in_the_export_is_nothing_to_do(synced: Settings, vault: Path) -> None:
+    before = tree(vault)
+    report = run_sync(synced, check_vault=False)
+    assert report.scope == "nothing" and report.applied is not None
+    assert report.applied.written == [] and tree(vault) == before
+    assert report.summary() == "nothing changed in the export since the last sync"
+
+
+def test_one_changed_annotation_writes_its_note_and_nothing_else(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    before = tree(vault)
+    write(export_dir, "one.md", [replace(ONE[0], comment="new thought"), *ONE[1:]], "First paper")
+    report = run_sync(synced, check_vault=False)
+    assert report.scope == "changed"
+    assert report.export.files_read == 1  # the other paper's file was not read
+    assert report.plan.annotations.updated == 1 and report.plan.annotations.unchanged == 2
+    note = note_path(vault, "ONE00000")
+    assert changed_files(before, vault) == {str(note.relative_to(vault))}
+    assert "new thought" in note.read_text()
+    full_sync_agrees(synced)
+
+
+def test_a_changed_colour_rewrites_the_literature_note_line_too(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    before = tree(vault)
+    write(export_dir, "one.md", [replace(ONE[0], color="#ff6666"), *ONE[1:]], "First paper")
+    run_sync(synced, check_vault=False)
+    literature = vault / "Zotero/Sources/First paper.md"
+    assert changed_files(before, vault) == {
+        str(note_path(vault, "ONE00000").relative_to(vault)),
+        str(literature.relative_to(vault)),
+    }
+    assert "· red" in literature.read_text()
+    full_sync_agrees(synced)
+
+
+def test_an_annotation_removed_in_zotero_is_marked_removed(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    write(export_dir, "one.md", ONE[1:], "First paper")
+    report = run_sync(synced, check_vault=False)
+    assert report.scope == "changed" and report.plan.annotations.removed == 1
+    assert "annotation-status: removed" in note_path(vault, "ONE00000").read_text()
+    full_sync_agrees(synced)
+
+
+def test_an_annotation_moved_to_another_paper_leaves_the_first_papers_note(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    moved = replace(ONE[0], parent="PAPER222")
+    write(export_dir, "one.md", ONE[1:], "First paper")
+    write(export_dir, "two.md", [*TWO, moved], "Second paper")
+    assert run_sync(synced, check_vault=False).scope == "changed"
+    assert "ONE00000" not in (vault / "Zotero/Sources/First paper.md").read_text()
+    assert "ONE00000" in (vault / "Zotero/Sources/Second paper.md").read_text()
+    full_sync_agrees(synced)
+
+
+def test_a_deleted_export_file_marks_nothing_removed(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    before = tree(vault)
+    (export_dir / "one.md").unlink()
+    report = run_sync(synced, check_vault=False)
+    assert report.scope == "changed" and report.plan.annotations.removed == 0
+    assert tree(vault) == before
+    full_sync_agrees(synced)
+
+
+def test_a_note_the_user_deleted_stays_deleted(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    note_path(vault, "ONE00000").unlink()
+    assert run_sync(synced).scope == "all"  # a recorded note is gone: look at everything
+    write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
+    report = run_sync(synced)
+    assert report.scope == "changed"  # the state knows it was deleted
+    assert not list(vault.rglob("ONE00000.md"))
+    full_sync_agrees(synced)
+
+
+@pytest.mark.parametrize("check_vault", [True, False])
+def test_a_note_moved_by_the_user_means_a_full_sync_that_mends_its_links(
+    synced: Settings, export_dir: Path, vault: Path, check_vault: bool
+) -> None:
+    moved = vault / "Elsewhere" / "Favourite.md"
+    moved.parent.mkdir()
+    note_path(vault, "ONE00000").rename(moved)
+    write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
+    report = run_sync(synced, check_vault=check_vault)
+    assert report.scope == "all"
+    assert "upstream" in moved.read_text()
+    assert "[[Favourite|" in (vault / "Zotero/Sources/First paper.md").read_text()
+    full_sync_agrees(synced)
+
+
+def test_a_new_paper_means_a_full_sync(synced: Settings, export_dir: Path) -> None:
+    write(export_dir, "three.md", [Ann("THREE000", text="New", parent="PAPER333")], "Third")
+    report = run_sync(synced)
+    assert report.scope == "all" and report.plan.sources.created == 1
+    full_sync_agrees(synced)
+
+
+def test_new_settings_mean_a_full_sync(synced: Settings, vault: Path) -> None:
+    report = run_sync(replace(synced, colors={"#ffd400": ("important",)}))
+    assert report.scope == "all" and report.plan.annotations.updated == 6
+    assert "  - important\n" in note_path(vault, "ONE00000").read_text()
+
+
+def test_a_sync_cut_short_is_followed_by_a_full_one(synced: Settings) -> None:
+    StateStore(synced.state_file).set_meta({"complete": "0"})
+    assert run_sync(synced).scope == "all"
+    assert run_sync(synced).scope == "nothing"
+
+
+def test_a_temporary_file_left_in_the_vault_means_a_full_sync(
+    synced: Settings, vault: Path
+) -> None:
+    stray = vault / "Zotero" / ".obsync-tmp-99-x.md"
+    stray.write_text("half")
+    assert run_sync(synced).scope == "all"
+    assert not stray.exists()
+
+
+def test_a_file_with_errors_is_read_and_reported_at_every_sync(
+    synced: Settings, export_dir: Path
+) -> None:
+    bad = export_dir / "bad.md"
+    text = formats.better_notes(ONE, title="First paper", note_key="BAD23456")
+    bad.write_text(text.replace("annotationKey", "annotationKey%22%3A%22bad%20key", 1))
+    age(bad)
+    reports: list[Report] = [run_sync(synced), run_sync(synced)]
+    for report in reports:
+        assert report.exit_code == 1
+        assert any(e["file"] == str(bad) for e in report.errors)
+    assert reports[1].scope == "changed"
+
+
+def test_every_file_holding_a_changed_paper_is_read(
+    settings: Settings, export_dir: Path, vault: Path
+) -> None:
+    write(export_dir, "one.md", ONE[:2], "First paper")
+    write(export_dir, "one-more.md", ONE[2:], "First paper")
+    write(export_dir, "two.md", TWO, "Second paper")
+    run_sync(settings)
+    write(export_dir, "one.md", [replace(ONE[0], comment="new"), ONE[1]], "First paper")
+    report = run_sync(settings)
+    assert report.scope == "changed" and report.export.files_read == 2
+    assert report.plan.annotations.updated == 1 and report.plan.annotations.unchanged == 2
+    assert "ONE00002" in (vault / "Zotero/Sources/First paper.md").read_text()
+    full_sync_agrees(settings)

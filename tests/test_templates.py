@@ -1,0 +1,131 @@
+"""Templates for the generated part of notes: config keys, re-rendering, errors, the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from obsync import note, render
+from obsync.cli import main
+from obsync.config import DEFAULT_MARKER as MARKER
+
+from .helpers import copy_fixture, note_path, sync_json, tree
+from .test_render import SOURCE, entry, make
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def configure(tmp_path: Path, export: Path, vault: Path, **templates: str) -> Path:
+    """A config file naming templates written beside it; returns the config's path."""
+    lines = [f'export = "{export}"', f'vault = "{vault}"', "[templates]"]
+    for kind, text in templates.items():
+        (tmp_path / f"{kind}.md.j2").write_text(text)
+        lines.append(f'{kind} = "{kind}.md.j2"')
+    config = tmp_path / "config.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def sync(config: Path, *extra: str) -> int:
+    return main(["-q", "sync", "--config", str(config), *extra])
+
+
+def test_a_new_template_rewrites_every_note_and_keeps_user_text(
+    tmp_path: Path, export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy_fixture(export_dir)
+    sync_json(capsys, export_dir, vault)
+    path = note_path(vault, "RC4HW3AF")
+    path.write_text(path.read_text() + "My own thinking, kept.\n")
+    template = "{{ color_name }} on p. {{ page }}\n\n{{ text | quote }}\n\n{{ source }}\n"
+    config = configure(tmp_path, export_dir, vault, annotation=template)
+    assert sync(config) == 0
+    text = path.read_text()
+    body = note.split(text, MARKER)
+    assert isinstance(body, note.Parts)
+    assert body.tail == "My own thinking, kept.\n"
+    assert body.head.split("---\n", 2)[2].startswith("yellow on p. 1\n\n> Since the")
+    assert not list(vault.rglob("*conflict*"))
+    for other in (vault / "Zotero" / "Annotations").rglob("*.md"):
+        assert " on p. " in other.read_text(), other
+
+
+def test_a_literature_note_template_is_used(tmp_path: Path, export_dir: Path, vault: Path) -> None:
+    copy_fixture(export_dir)
+    template = (
+        "{{ title }}: {{ entries | length }} annotations\n"
+        "{% for c in colors %}{{ c.name }}={{ c.count }} {% endfor %}\n"
+    )
+    assert sync(configure(tmp_path, export_dir, vault, source=template)) == 0
+    text = (vault / "Zotero/Sources/A Survey of Large Language Models.md").read_text()
+    assert re.search(r"\nA Survey of Large Language Models: \d+ annotations\nyellow=\d+ ", text)
+
+
+@pytest.mark.parametrize(
+    ("template", "line", "message"),
+    [
+        ("{{ key }}\n\n{% if %}\n", 3, "Expected an expression"),
+        ("{{ key }}\n{{ no_such_variable }}\n", 2, "'no_such_variable' is undefined"),
+        ("{{ key }}\n\n\n{{ text | no_such_filter }}\n", 4, "No filter named 'no_such_filter'"),
+        ("{% for x in 3 %}{% endfor %}\n", 1, "TypeError"),
+    ],
+    ids=["syntax", "undefined", "filter", "runtime"],
+)
+def test_a_broken_template_is_named_with_its_line_and_nothing_is_written(
+    tmp_path: Path,
+    export_dir: Path,
+    vault: Path,
+    capsys: pytest.CaptureFixture[str],
+    template: str,
+    line: int,
+    message: str,
+) -> None:
+    copy_fixture(export_dir)
+    sync_json(capsys, export_dir, vault)
+    before = tree(vault)
+    config = configure(tmp_path, export_dir, vault, annotation=template)
+    capsys.readouterr()
+    assert sync(config) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"{tmp_path / 'annotation.md.j2'}:{line}: template error" in err
+    assert message in err
+    assert tree(vault) == before
+
+
+def test_a_missing_template_file_is_a_config_error(
+    tmp_path: Path, export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = configure(tmp_path, export_dir, vault)
+    config.write_text(config.read_text() + 'source = "nowhere.md.j2"\n')
+    assert sync(config) == 2
+    assert f"{tmp_path / 'nowhere.md.j2'}: cannot read template" in capsys.readouterr().err
+
+
+def test_a_template_cannot_forge_the_marker(tmp_path: Path, export_dir: Path, vault: Path) -> None:
+    copy_fixture(export_dir)
+    template = f"{{{{ key }}}}\n{MARKER}\n"
+    assert sync(configure(tmp_path, export_dir, vault, annotation=template)) == 0
+    parts = note.split(note_path(vault, "RC4HW3AF").read_text(), MARKER)
+    assert isinstance(parts, note.Parts) and parts.tail == ""
+
+
+def documented(section: str) -> set[str]:
+    text = README.read_text(encoding="utf-8")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_.]+)`", body, re.M))
+
+
+def test_the_readme_documents_every_template_variable() -> None:
+    annotation = set(render.annotation_values(make(), "Paper", None, (), MARKER))
+    entries = [entry("A", (0, 0.0, 0.0, 1, "A"))]
+    source = render.source_values(SOURCE, "zotero://x", entries, MARKER)
+    wanted = set(source)
+    wanted |= {f"pages.{k}" for k in source["pages"][0]}  # type: ignore[index]
+    wanted |= {f"entries.{k}" for k in source["entries"][0]}  # type: ignore[index]
+    wanted |= {f"colors.{k}" for k in source["colors"][0]}  # type: ignore[index]
+    assert documented("Templates") == {f"annotation.{k}" for k in annotation} | {
+        f"source.{k}" for k in wanted
+    }
