@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
@@ -356,9 +356,12 @@ def make_plan(
     *,
     restore_deleted: bool = False,
     same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
+    paths_of_sources: Mapping[str, PurePosixPath] | None = None,
 ) -> Plan:
     """The plan for one sync. Files read with errors cannot mark annotations removed: they
-    may only look incomplete. (Files still being written are held back before reading.)"""
+    may only look incomplete. (Files still being written are held back before reading.)
+    ``paths_of_sources``: where the literature notes are or will be, when a plan in parts
+    gave every paper its name first (as this plan does, before naming annotation notes)."""
     planner = _Planner(settings, index, state, restore_deleted, same_file)
     annotation_counts, source_counts = Counts(), Counts()
 
@@ -378,14 +381,11 @@ def make_plan(
             gone[record.source_key].append(record)
 
     # Where each literature note is, or will be: annotation notes link to it.
-    source_paths: dict[str, PurePosixPath] = {}
-    for key in sorted(sources):
-        found = index.sources.get(key)
-        if found is not None:
-            source_paths[key] = found.path
-        else:
-            stem = safe_stem(sources[key].title, fallback=key)
-            source_paths[key] = planner.new_path(settings.sources_folder, stem, key)
+    if paths_of_sources is None:
+        source_paths = _source_paths(planner, sources)
+    else:
+        source_paths = {key: paths_of_sources[key] for key in sources}
+        planner.taken |= {path.stem.casefold() for path in source_paths.values()}
 
     for key in sorted(sources):
         source = sources[key]
@@ -447,6 +447,121 @@ def make_plan(
         annotations=annotation_counts,
         sources=source_counts,
     )
+
+
+PAPERS_PER_PART = 50
+
+
+class plan_parts:
+    """The plan of a sync in parts of ``papers`` papers each, made one part at a time, so
+    a sync of 100,000 notes never holds every note's new text at once (None: one part).
+
+    Each part is :func:`make_plan` over some papers: their annotations, and the records of
+    those annotations (by the paper each is in now, else the one it was in) and of the
+    papers; a last part holds the records of papers the export no longer has. Together
+    the parts decide what one plan over everything would: names given in a part are
+    taken for the next (``index.stems``), and so are images copied.
+    """
+
+    def __init__(
+        self,
+        export: ExportRead,
+        index: VaultIndex,
+        state: Snapshot,
+        settings: Settings,
+        *,
+        restore_deleted: bool = False,
+        same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
+        papers: int | None = PAPERS_PER_PART,
+    ) -> None:
+        self.export, self.index, self.state, self.settings = export, index, state, settings
+        self.restore_deleted, self.same_file, self.size = restore_deleted, same_file, papers
+        self.by_paper: dict[str, list[Annotation]] = defaultdict(list)
+        for annotation in export.annotations:
+            self.by_paper[annotation.source.key].append(annotation)
+        self.papers = len(self.by_paper)
+        self.papers_done = 0
+        # Every paper named first, as one plan would, before any annotation note is.
+        sources = {a.source.key: a.source for a in export.annotations}
+        namer = _Planner(settings, index, state, restore_deleted, same_file)
+        self.source_paths = _source_paths(namer, sources)
+        index.stems.update(path.stem.casefold() for path in self.source_paths.values())
+
+    def __iter__(self) -> Iterator[Plan]:
+        def plan(export: ExportRead, state: Snapshot) -> Plan:
+            return make_plan(
+                export,
+                self.index,
+                state,
+                self.settings,
+                restore_deleted=self.restore_deleted,
+                same_file=self.same_file,
+                paths_of_sources=self.source_paths,
+            )
+
+        if self.size is None:
+            yield plan(self.export, self.state)
+            self.papers_done = self.papers
+            return
+        now = {a.key: a.source.key for a in self.export.annotations}
+        records: dict[str, dict[tuple[str, str], Record]] = defaultdict(dict)
+        for (kind, key), record in self.state.records.items():
+            paper = now.get(key, record.source_key) if kind == ANNOTATION else key
+            records[paper][(kind, key)] = record
+        papers = sorted(self.by_paper)
+        groups = [papers[i : i + self.size] for i in range(0, len(papers), self.size)]
+        gone = sorted(set(records) - set(self.by_paper))
+        for group in [*groups, gone] if gone else groups:
+            annotations = tuple(a for paper in group for a in self.by_paper.get(paper, ()))
+            part = plan(
+                replace(self.export, annotations=annotations),
+                Snapshot({k: r for p in group for k, r in records[p].items()}, self.state.meta),
+            )
+            self.index.stems.update(
+                w.path.stem.casefold() for w in part.writes if w.action is Action.CREATE
+            )
+            self.index.files.update(copy.path for copy in part.copies)
+            self.papers_done += sum(1 for paper in group if paper in self.by_paper)
+            yield part
+
+
+def without_contents(plan: Plan) -> Plan:
+    """A plan's record of what it did, without the notes' texts (once they are written)."""
+    return replace(plan, writes=tuple(replace(w, content="", expected=None) for w in plan.writes))
+
+
+def combine(plans: Sequence[Plan]) -> Plan:
+    """The parts of a plan as one."""
+
+    def total(counts: Iterable[Counts]) -> Counts:
+        out = Counts()
+        for c in counts:
+            for name in ("created", "updated", "unchanged", "removed", "conflicts", "deleted"):
+                setattr(out, name, getattr(out, name) + getattr(c, name))
+        return out
+
+    return Plan(
+        writes=tuple(w for p in plans for w in p.writes),
+        copies=tuple(c for p in plans for c in p.copies),
+        conflicts=tuple(c for p in plans for c in p.conflicts),
+        problems=tuple(x for p in plans for x in p.problems),
+        records=tuple(r for p in plans for r in p.records),
+        annotations=total(p.annotations for p in plans),
+        sources=total(p.sources for p in plans),
+    )
+
+
+def _source_paths(planner: _Planner, sources: Mapping[str, SourceInfo]) -> dict[str, PurePosixPath]:
+    """Where each paper's literature note is, or will be (a new name, free in the vault)."""
+    paths: dict[str, PurePosixPath] = {}
+    for key in sorted(sources):
+        found = planner.index.sources.get(key)
+        if found is not None:
+            paths[key] = found.path
+        else:
+            stem = safe_stem(sources[key].title, fallback=key)
+            paths[key] = planner.new_path(planner.settings.sources_folder, stem, key)
+    return paths
 
 
 def _plan_gone(

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 READING = "reading"  # export files read: done of total
 PLANNING = "planning"  # notes planned: no count (total None)
 WRITING = "writing"  # notes and images written: done of total
+SYNCING = "syncing"  # papers planned and written, a part at a time: done of total
 
-_LABELS = {READING: "Reading exports", PLANNING: "Planning", WRITING: "Writing notes"}
+_LABELS = {
+    READING: "Reading exports",
+    PLANNING: "Planning",
+    WRITING: "Writing notes",
+    SYNCING: "Syncing papers",
+}
 _INTERVAL = 0.05  # seconds between redraws asked for by the callback; the last always draws
 
 

@@ -14,8 +14,15 @@ from obsync import export
 from obsync.changes import file_records, find_scope, settings_fingerprint
 from obsync.config import Settings
 from obsync.model import ExportRead
-from obsync.plan import Counts, Plan, make_plan
-from obsync.progress import PLANNING, Progress
+from obsync.plan import (
+    PAPERS_PER_PART,
+    Counts,
+    Plan,
+    combine,
+    plan_parts,
+    without_contents,
+)
+from obsync.progress import PLANNING, SYNCING, Progress
 from obsync.scan import SameFile, scan
 from obsync.state import StateStore
 from obsync.vault import Applied, apply, remove_temp_files
@@ -128,32 +135,40 @@ def run_sync(
         log.warning("%s", error)
     if progress is not None and scope is not None and not scope.empty:
         progress(PLANNING, 0, None)
-    plan = make_plan(
+    looked_at = "all" if scope is None else "nothing" if scope.empty else "changed"
+    if scope is not None and scope.empty:
+        if not dry_run:
+            store.set_meta({"last_sync": _now()})
+        return Report(read, combine([]), None if dry_run else Applied(), looked_at)
+    if not dry_run:
+        settings.vault.mkdir(parents=True, exist_ok=True)
+    parts = plan_parts(
         read,
         index,
         state,
         settings,
         restore_deleted=restore_deleted,
         same_file=SameFile(settings.vault),
+        papers=PAPERS_PER_PART if scope is None else None,
     )
-    for problem in plan.problems:
-        log.warning("%s: %s", problem.path, problem.message)
-    for conflict in plan.conflicts:
-        log.warning(
-            "conflict: %s was edited above the marker and changed in Zotero; new version in %s",
-            conflict.path,
-            conflict.copy,
-        )
-    looked_at = "all" if scope is None else "nothing" if scope.empty else "changed"
-    if dry_run:
+    plans: list[Plan] = []
+    applied = None if dry_run else Applied()
+    started = False
+    for part in parts:
+        _log_findings(part)
+        if applied is not None:
+            if not started and not part.empty:
+                store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
+                started = True
+            done = apply(part, settings.vault, stop, progress if scope is not None else None)
+            applied.extend(done)
+            if scope is None and progress is not None:
+                progress(SYNCING, parts.papers_done, parts.papers)
+        # Once written, a note's text is on disk: the report keeps only what was done.
+        plans.append(part if applied is None else without_contents(part))
+    plan = combine(plans)
+    if applied is None:
         return Report(read, plan, None, looked_at)
-    if scope is not None and scope.empty:
-        store.set_meta({"last_sync": _now()})
-        return Report(read, plan, Applied(), looked_at)
-    settings.vault.mkdir(parents=True, exist_ok=True)
-    if not plan.empty:
-        store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
-    applied = apply(plan, settings.vault, stop, progress)
     not_done = {path for path, _ in applied.failed} | {path for path, _ in applied.skipped}
     undone = {(w.kind, w.key) for w in plan.writes if w.path in not_done}
     records = [
@@ -178,3 +193,14 @@ def run_sync(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _log_findings(plan: Plan) -> None:
+    for problem in plan.problems:
+        log.warning("%s: %s", problem.path, problem.message)
+    for conflict in plan.conflicts:
+        log.warning(
+            "conflict: %s was edited above the marker and changed in Zotero; new version in %s",
+            conflict.path,
+            conflict.copy,
+        )

@@ -38,6 +38,11 @@ class Applied:
     failed: list[tuple[PurePosixPath, str]] = field(default_factory=list)
     skipped: list[tuple[PurePosixPath, str]] = field(default_factory=list)
 
+    def extend(self, other: Applied) -> None:
+        self.written += other.written
+        self.failed += other.failed
+        self.skipped += other.skipped
+
 
 def _safe_target(vault: Path, relative: PurePosixPath) -> Path:
     """The absolute path for ``relative``, refusing ``..``, absolute paths and symlinks."""
@@ -58,16 +63,34 @@ def _safe_target(vault: Path, relative: PurePosixPath) -> Path:
     return target
 
 
-def _make_folders(vault: Path, target: Path) -> None:
-    relative = target.parent.relative_to(vault)
-    current = vault
-    for part in relative.parts:
-        current = current / part
-        try:
-            current.mkdir()
-        except FileExistsError:
-            if current.is_symlink() or not current.is_dir():
-                raise UnsafePath(f"{current} is a symbolic link or not a folder") from None
+@dataclass(slots=True)
+class _Folders:
+    """The vault's folders one apply writes into: each is checked (a real folder, not a
+    symbolic link) or made once per apply, not once per note."""
+
+    vault: Path
+    ready: set[Path] = field(default_factory=set)
+
+    def target(self, relative: PurePosixPath) -> Path:
+        """The absolute path for ``relative``, its folders made; refuses ``..``, absolute
+        paths and symbolic links on the way (the note itself is checked when written)."""
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise UnsafePath(f"{relative} is not inside the vault")
+        current = self.vault
+        for part in relative.parts[:-1]:
+            current = current / part
+            if current in self.ready:
+                continue
+            try:
+                current.mkdir()
+            except FileExistsError:
+                mode = os.lstat(current).st_mode
+                if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+                    raise UnsafePath(
+                        f"{current} is a symbolic link or not a folder; not written"
+                    ) from None
+            self.ready.add(current)
+        return current / relative.parts[-1]
 
 
 BATCH = 256  # temporary files made durable together, then renamed into place
@@ -150,19 +173,24 @@ class _Writer:
         new: bool = False,
     ) -> None:
         try:
-            mode: int | None = stat.S_IMODE(os.lstat(target).st_mode)
+            mode: int | None = os.lstat(target).st_mode
         except FileNotFoundError:
             mode = None
+        if mode is not None and stat.S_ISLNK(mode):
+            raise UnsafePath(f"{target} is a symbolic link; not written")
         tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{target.name}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if mode is not None:
-                    os.fchmod(handle.fileno(), mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if mode is not None:
+                os.fchmod(fd, stat.S_IMODE(mode))
         except BaseException:
+            os.close(fd)
             tmp.unlink(missing_ok=True)
             raise
+        os.close(fd)
         self.staged.append(_Staged(relative, target, tmp, done, expected, new))
         if len(self.staged) >= BATCH:
             self.flush()
@@ -256,12 +284,12 @@ def apply(
     """
     result = Applied()
     writer = _Writer(vault, result)
+    folders = _Folders(vault)
     total = len(plan.copies) + len(plan.writes)
     try:
         for number, copy in enumerate(plan.copies, 1):
             try:
-                target = _safe_target(vault, copy.path)
-                _make_folders(vault, target)
+                target = folders.target(copy.path)
                 writer.write(
                     copy.path, target, copy.source.read_bytes(), f"copied image {copy.path}"
                 )
@@ -274,7 +302,7 @@ def apply(
             if stop():
                 result.skipped.append((write.path, "stopping"))
             else:
-                _write_note(writer, vault, write, result)
+                _write_note(writer, folders, write, result)
             if progress is not None:
                 progress(WRITING, number, total)
     finally:
@@ -282,10 +310,9 @@ def apply(
     return result
 
 
-def _write_note(writer: _Writer, vault: Path, write: NoteWrite, result: Applied) -> None:
+def _write_note(writer: _Writer, folders: _Folders, write: NoteWrite, result: Applied) -> None:
     try:
-        target = _safe_target(vault, write.path)
-        _make_folders(vault, target)
+        target = folders.target(write.path)
         expected = None if write.expected is None else encode(write.expected)
         new = write.expected is None and write.action is Action.CREATE
         done = f"{write.action.value} {write.kind} {write.path}"

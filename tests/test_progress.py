@@ -121,7 +121,7 @@ def test_a_sync_on_a_terminal_shows_a_bar_then_the_summary(export_dir: Path, vau
     assert code == 0, terminal
     lines = visible_lines(terminal)
     assert any("Reading exports" in line for line in lines), terminal
-    assert any("Writing notes" in line for line in lines), terminal
+    assert any("Syncing papers" in line and "30/30" in line for line in lines), terminal
     assert any("100%" in line for line in lines), terminal
     assert any(f"{PAPERS}/{PAPERS}" in line for line in lines), terminal  # export files read
     assert any(c in terminal for c in BAR_CHARACTERS), terminal
@@ -163,7 +163,7 @@ def assert_no_bar(*outputs: str) -> None:
     for output in outputs:
         assert "\x1b" not in output, output
         assert not any(c in output for c in BAR_CHARACTERS), output
-        assert "Reading exports" not in output and "Writing notes" not in output, output
+        assert "Reading exports" not in output and "papers" not in output, output
 
 
 def test_no_bar_through_pipes(export_dir: Path, vault: Path) -> None:
@@ -230,7 +230,7 @@ def test_no_bar_with_quiet_or_json(export_dir: Path, vault: Path, flag: str) -> 
     )
     code, terminal = run_on_terminal(args)
     assert code == 0, terminal
-    assert "Reading exports" not in terminal and "Writing notes" not in terminal, terminal
+    assert "Reading exports" not in terminal and "papers" not in terminal, terminal
     assert not any(c in terminal for c in BAR_CHARACTERS), terminal
     assert "\x1b" not in terminal, terminal
     if flag == "--json":
