@@ -525,9 +525,10 @@ class plan_parts:
             yield part
 
 
-def without_contents(plan: Plan) -> Plan:
-    """A plan's record of what it did, without the notes' texts (once they are written)."""
-    return replace(plan, writes=tuple(replace(w, content="", expected=None) for w in plan.writes))
+def outcome(plan: Plan) -> Plan:
+    """What a plan leaves for the report once it is written and its records saved: counts,
+    conflicts and problems, without the notes, their texts and the records."""
+    return replace(plan, writes=(), copies=(), records=())
 
 
 def combine(plans: Sequence[Plan]) -> Plan:

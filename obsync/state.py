@@ -187,6 +187,24 @@ class StateStore:
             db.execute("DELETE FROM files")
             _write(db, records, meta, files)
 
+    def keep_only(
+        self,
+        kept: Iterable[tuple[str, str]],
+        meta: dict[str, str],
+        files: Iterable[FileRecord] = (),
+    ) -> None:
+        """End a full sync written in parts (each saved with :meth:`update`): forget the
+        notes not in ``kept`` and every export file but ``files``, in one transaction."""
+        with contextlib.closing(self._connect()) as db, db:
+            db.execute("CREATE TEMP TABLE kept (kind TEXT, key TEXT, PRIMARY KEY (kind, key))")
+            db.executemany("INSERT OR IGNORE INTO kept VALUES (?, ?)", kept)
+            db.execute(
+                "DELETE FROM notes WHERE NOT EXISTS"
+                " (SELECT 1 FROM kept WHERE kept.kind = notes.kind AND kept.key = notes.key)"
+            )
+            db.execute("DELETE FROM files")
+            _write(db, (), meta, files)
+
     def update(
         self,
         records: Iterable[Record],

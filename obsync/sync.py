@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ from obsync.plan import (
     Counts,
     Plan,
     combine,
+    outcome,
     plan_parts,
-    without_contents,
 )
 from obsync.progress import PLANNING, SYNCING, Progress
-from obsync.scan import SameFile, scan
+from obsync.scan import SameFile, VaultIndex, scan
 from obsync.state import StateStore
+from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.vault import Applied, apply, remove_temp_files
 
 log = logging.getLogger(__name__)
@@ -142,52 +143,69 @@ def run_sync(
         return Report(read, combine([]), None if dry_run else Applied(), looked_at)
     if not dry_run:
         settings.vault.mkdir(parents=True, exist_ok=True)
-    parts = plan_parts(
-        read,
-        index,
-        state,
-        settings,
-        restore_deleted=restore_deleted,
-        same_file=SameFile(settings.vault),
-        papers=PAPERS_PER_PART if scope is None else None,
-    )
+
+    def parts_over(index: VaultIndex) -> plan_parts:
+        return plan_parts(
+            read,
+            index,
+            state,
+            settings,
+            restore_deleted=restore_deleted,
+            same_file=SameFile(settings.vault),
+            papers=PAPERS_PER_PART if scope is None else None,
+        )
+
+    parts = parts_over(index)
+    if not dry_run and parts.papers > PAPERS_PER_PART and settings.templates != DEFAULT_TEMPLATES:
+        # The user's templates may fail on one paper's data only: try every note before
+        # the first is written, so none is written with a template that fails.
+        for _ in parts_over(replace(index, stems=set(index.stems), files=set(index.files))):
+            pass
+    if dry_run:
+        return Report(read, combine(list(parts)), None, looked_at)
+
     plans: list[Plan] = []
-    applied = None if dry_run else Applied()
-    started = False
+    applied = Applied()
+    kept: set[tuple[str, str]] = set()  # every record a full sync keeps
+    started = stopped = False
     for part in parts:
         _log_findings(part)
-        if applied is not None:
-            if not started and not part.empty:
-                store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
-                started = True
-            done = apply(part, settings.vault, stop, progress if scope is not None else None)
-            applied.extend(done)
-            if scope is None and progress is not None:
-                progress(SYNCING, parts.papers_done, parts.papers)
-        # Once written, a note's text is on disk: the report keeps only what was done.
-        plans.append(part if applied is None else without_contents(part))
+        if not started and not part.empty:
+            store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
+            started = True
+        done = apply(part, settings.vault, stop, progress if scope is not None else None)
+        applied.extend(done)
+        if scope is None and progress is not None:
+            progress(SYNCING, parts.papers_done, parts.papers)
+        # What was written is remembered at once: a sync stopped in a later part (a
+        # template failing there, SIGKILL) leaves no note that obsync would take for
+        # the user's. A note not written keeps the record it had.
+        not_done = {path for path, _ in done.failed} | {path for path, _ in done.skipped}
+        undone = {(w.kind, w.key) for w in part.writes if w.path in not_done}
+        records = [
+            r if (r.kind, r.key) not in undone else state.get(r.kind, r.key) for r in part.records
+        ]
+        kept.update((r.kind, r.key) for r in records if r is not None)
+        store.update([r for r in records if r is not None and state.get(r.kind, r.key) != r], {})
+        plans.append(outcome(part))
+        if stop():
+            stopped = True  # the papers left are for the next sync, a full one
+            break
     plan = combine(plans)
-    if applied is None:
-        return Report(read, plan, None, looked_at)
-    not_done = {path for path, _ in applied.failed} | {path for path, _ in applied.skipped}
-    undone = {(w.kind, w.key) for w in plan.writes if w.path in not_done}
-    records = [
-        r if (r.kind, r.key) not in undone else state.get(r.kind, r.key) for r in plan.records
-    ]
     report = Report(read, plan, applied, looked_at)
+    incomplete = stopped or bool(applied.failed or applied.skipped)  # a full sync retries them
     meta = {
         "last_sync": _now(),
         "last_report": json.dumps(report.as_json(), ensure_ascii=False),
         "vault": str(settings.vault),
         "export": str(settings.export),
         "settings": settings_fingerprint(settings),
-        "complete": "0" if not_done else "1",  # notes not written: a full sync retries them
+        "complete": "0" if incomplete else "1",
     }
-    if scope is None:
-        store.save([r for r in records if r is not None], meta, files)
+    if scope is None and not stopped:
+        store.keep_only(kept, meta, files)
     else:
-        changed = [r for r in records if r is not None and state.get(r.kind, r.key) != r]
-        store.update(changed, meta, files, files_gone)
+        store.update([], meta, files, files_gone)
     return report
 
 

@@ -77,6 +77,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a misspelt variable is an error, not ""
         keep_trailing_newline=True,
         autoescape=False,  # Markdown, not HTML: values are made inert before they get here
+        cache_size=0,  # compiled() caches by name and text; Jinja2's cache, by name alone,
+        # would give a file's old template once the user has edited it
     )
     environment.filters["quote"] = quote
     return environment

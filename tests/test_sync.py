@@ -379,3 +379,56 @@ def test_an_unreadable_annotation_is_not_marked_removed(
     result = sync_json(capsys, export_dir, vault, code=1)
     assert result["annotations"]["removed"] == 0  # type: ignore[index]
     assert tree(vault) == before
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("how", ["stopped", "crashed"])
+def test_a_full_sync_cut_short_leaves_nothing_to_mistake(
+    export_dir: Path, vault: Path, how: str
+) -> None:
+    """A full sync writes a part at a time and remembers each part at once: stopped
+    (SIGTERM) or crashed in its second part, the notes it wrote are obsync's, not taken
+    for the user's when Zotero changes them next."""
+    from obsync.config import resolve
+    from obsync.plan import PAPERS_PER_PART
+    from obsync.sync import run_sync
+
+    from .test_templates import many_papers
+
+    papers = PAPERS_PER_PART * 2
+    many_papers(export_dir, papers)
+    settings = resolve(config_path=None, export=export_dir, vault=vault)
+    calls = 0
+
+    def cut_short() -> bool:  # asked before each write; a part writes 2 notes a paper
+        nonlocal calls
+        calls += 1
+        if calls > PAPERS_PER_PART * 2 + 10:
+            if how == "crashed":
+                raise Crash
+            return True
+        return False
+
+    if how == "crashed":
+        with pytest.raises(Crash):
+            run_sync(settings, stop=cut_short)
+    else:
+        stopped = run_sync(settings, stop=cut_short)
+        assert stopped.applied is not None and 0 < len(stopped.applied.written) < papers * 2
+    number = 0  # the first paper: in the first part, written and remembered
+    written = note_path(vault, f"K{number:04d}ANN")
+    # Zotero changes that paper's annotation meanwhile: the note takes the new text.
+    source = export_dir / f"PAPR{number:04d}.md"
+    source.write_text(source.read_text().replace(f"paper {number}”", f"paper {number}, changed”"))
+    age(export_dir)
+    finished = run_sync(settings)
+    assert finished.scope == "all" and finished.plan.annotations.conflicts == 0
+    assert f"paper {number}, changed" in written.read_text()
+    assert len(list((vault / "Zotero" / "Annotations").rglob("*.md"))) == papers
+    assert not list(vault.rglob("*conflict*"))
+    before = tree(vault)
+    again = run_sync(settings, full=True)
+    assert again.applied is not None and again.applied.written == [] and tree(vault) == before

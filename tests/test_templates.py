@@ -10,8 +10,10 @@ import pytest
 from obsync import note, render
 from obsync.cli import main
 from obsync.config import DEFAULT_MARKER as MARKER
+from obsync.plan import PAPERS_PER_PART
 
-from .helpers import copy_fixture, note_path, sync_json, tree
+from . import formats
+from .helpers import age, copy_fixture, note_path, sync_json, tree
 from .test_render import SOURCE, entry, make
 
 README = Path(__file__).parent.parent / "README.md"
@@ -129,3 +131,41 @@ def test_the_readme_documents_every_template_variable() -> None:
     assert documented("Templates") == {f"annotation.{k}" for k in annotation} | {
         f"source.{k}" for k in wanted
     }
+
+
+def many_papers(export: Path, count: int) -> None:
+    """``count`` papers of one annotation each: more than one part of a full sync."""
+    for number in range(count):
+        paper = f"PAPR{number:04d}"
+        ann = formats.Ann(f"K{number:04d}ANN", text=f"Text of paper {number}", parent=paper)
+        path = export / f"{paper}.md"
+        path.write_text(
+            formats.better_notes([ann], title=f"Paper {number}", note_key=f"N{number:04d}XYZ")
+        )
+    age(export)
+
+
+def test_a_template_failing_on_one_later_paper_writes_nothing(
+    tmp_path: Path, export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full sync is written in parts; the user's templates are tried on every note first."""
+    papers = PAPERS_PER_PART * 2 + 1
+    many_papers(export_dir, papers)
+    sync_json(capsys, export_dir, vault)
+    before = tree(vault)
+    last = f"Text of paper {papers - 1}"
+    template = (
+        f"{{{{ text }}}}\n{{% if text == {last!r} %}}{{{{ no_such_variable }}}}{{% endif %}}\n"
+    )
+    config = configure(tmp_path, export_dir, vault, annotation=template)
+    capsys.readouterr()
+    assert sync(config) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{tmp_path / 'annotation.md.j2'}:2: template error" in err, err
+    assert tree(vault) == before
+    # Mended, the template rewrites every note: none is taken for the user's.
+    configure(tmp_path, export_dir, vault, annotation="{{ text }} (mended)\n")
+    assert sync(config) == 0
+    assert not list(vault.rglob("*conflict*"))
+    notes = list((vault / "Zotero" / "Annotations").rglob("*.md"))
+    assert len(notes) == papers and all("(mended)" in n.read_text() for n in notes)
