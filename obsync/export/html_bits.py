@@ -27,9 +27,12 @@ def parse_attrs(source: str) -> dict[str, str]:
     """Attributes of one tag's inside, names lower-cased, values HTML-unescaped."""
     attrs: dict[str, str] = {}
     for match in _ATTR.finditer(source):
-        name = match.group(1).lower()
-        value = next((g for g in match.group(2, 3, 4) if g is not None), "")
-        attrs.setdefault(name, html.unescape(value))
+        name, double, single, bare = match.groups()
+        name = name.lower()
+        if name in attrs:
+            continue
+        value = double if double is not None else single if single is not None else bare or ""
+        attrs[name] = html.unescape(value) if "&" in value else value
     return attrs
 
 
