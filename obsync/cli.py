@@ -183,6 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def status_of(vault: Path, state_file: Path) -> dict[str, Any]:
     """What ``obsync status`` reports, as data."""
     from obsync.lock import holder
+    from obsync.scan import open_conflicts
     from obsync.state import StateStore
 
     state = StateStore(state_file).load()
@@ -196,7 +197,9 @@ def status_of(vault: Path, state_file: Path) -> dict[str, Any]:
         "annotations": kinds.count("annotation"),
         "sources": kinds.count("source"),
         "last_run": {k: last[k] for k in ("annotations", "sources", "files") if k in last},
-        "conflicts": last.get("conflicts", []),
+        "conflicts": [
+            {"note": str(c.note), "copy": str(c.copy), "key": c.key} for c in open_conflicts(vault)
+        ],
         "errors": last.get("errors", []),
     }
 

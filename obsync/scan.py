@@ -76,6 +76,30 @@ def listing(vault: Path) -> tuple[set[str], bool]:
     return paths, temp
 
 
+@dataclass(frozen=True, slots=True)
+class OpenConflict:
+    note: PurePosixPath  # the user's note, kept as it was
+    copy: PurePosixPath  # the new version beside it, until the user deletes it
+    key: str | None
+
+
+def open_conflicts(vault: Path) -> list[OpenConflict]:
+    """Every conflict copy still in the vault: a conflict stays open until its copy is gone."""
+    found = []
+    paths, _temp = listing(vault) if vault.is_dir() else (set(), False)
+    for path in sorted(paths):
+        copy = PurePosixPath(path)
+        if not copy.name.endswith(f"{CONFLICT_SUFFIX}.md"):
+            continue
+        try:
+            key = frontmatter_key(decode((vault / copy).read_bytes()))
+        except OSError:
+            key = None
+        note = copy.with_name(copy.name.removesuffix(f"{CONFLICT_SUFFIX}.md") + ".md")
+        found.append(OpenConflict(note, copy, key[1] if key else None))
+    return found
+
+
 def scan(vault: Path) -> VaultIndex:
     index = VaultIndex()
     if not vault.is_dir():

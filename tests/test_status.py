@@ -12,7 +12,8 @@ from obsync.cli import main
 from obsync.config import resolve_state
 from obsync.lock import exclusive, holder
 
-from .helpers import copy_fixture, note_path, sync_json
+from . import formats
+from .helpers import age, copy_fixture, note_path, sync_json
 
 
 def status(capsys: pytest.CaptureFixture[str], vault: Path) -> dict[str, object]:
@@ -33,6 +34,11 @@ def test_status_reports_counts_conflicts_and_errors(
     export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     export = copy_fixture(export_dir)
+    other = export_dir / "other.md"
+    other.write_text(
+        formats.better_notes([formats.Ann("OTHERAN1", text="Another paper", parent="OTHERIT1")])
+    )
+    age(export_dir)
     sync_json(capsys, export_dir, vault)
     path = note_path(vault, "RC4HW3AF")
     path.write_text(path.read_text().replace("This is my comment", "Mine"))
@@ -43,7 +49,7 @@ def test_status_reports_counts_conflicts_and_errors(
     )
     sync_json(capsys, export_dir, vault, code=1)
     result = status(capsys, vault)
-    assert result["annotations"] == 15 and result["sources"] == 3
+    assert result["annotations"] == 16 and result["sources"] == 4
     assert isinstance(result["last_sync"], str)
     (conflict,) = result["conflicts"]  # type: ignore[misc]
     assert conflict["key"] == "RC4HW3AF"
@@ -53,6 +59,15 @@ def test_status_reports_counts_conflicts_and_errors(
     text = capsys.readouterr().out
     assert "daemon:      not running" in text and "conflicts:   1" in text
     assert "RC4HW3AF.md" in text and ":16: annotation data is not valid JSON" in text
+    # A later sync that finds nothing new, or syncs other papers: the conflict stays open
+    # while its copy is in the vault, and is closed once the user deletes the copy.
+    other.write_text(other.read_text().replace("Another paper", "Another paper, changed"))
+    age(export_dir)
+    assert sync_json(capsys, export_dir, vault, code=1)["scope"] == "changed"
+    (still,) = status(capsys, vault)["conflicts"]  # type: ignore[misc]
+    assert still == conflict
+    (vault / still["copy"]).unlink()
+    assert status(capsys, vault)["conflicts"] == []
 
 
 def test_a_second_obsync_on_the_same_vault_is_refused(
