@@ -250,15 +250,20 @@ def resolve(
     where = f" in {found}" if found else ""
     export_dir = export or config.export
     vault_dir = vault or config.vault
+    start = "" if found else " (or run `obsync init --export DIR --vault DIR` once)"
     if export_dir is None:
-        raise ObsyncError(f"no export folder: pass --export DIR or set 'export'{where}")
+        raise ObsyncError(f"no export folder: pass --export DIR or set 'export'{where}{start}")
     if vault_dir is None:
-        raise ObsyncError(f"no vault: pass --vault DIR or set 'vault'{where}")
+        raise ObsyncError(f"no vault: pass --vault DIR or set 'vault'{where}{start}")
     export_dir = export_dir.expanduser().resolve()
     vault_dir = vault_dir.expanduser().resolve()
     if not export_dir.is_dir():
         named = f" (set{where})" if export is None else ""
-        raise ObsyncError(f"export folder not found: {export_dir}{named}")
+        what = "is not a folder" if export_dir.exists() else "not found"
+        raise ObsyncError(f"export folder {what}: {export_dir}{named}")
+    if vault_dir.exists() and not vault_dir.is_dir():
+        named = f" (set{where})" if vault is None else ""
+        raise ObsyncError(f"the vault is not a folder: {vault_dir}{named}")
     check_overlap(export_dir, vault_dir, config.folders)
     return Settings(
         export=export_dir,

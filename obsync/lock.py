@@ -19,8 +19,14 @@ def lock_path(state_file: Path) -> Path:
 def exclusive(state_file: Path, vault: Path) -> Iterator[None]:
     """Hold the vault's lock, or fail at once naming the process that holds it."""
     path = lock_path(state_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ObsyncError(
+            f"cannot use the state folder {path.parent}: {exc.strerror}; "
+            "set 'state' in the config, or $XDG_STATE_HOME"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -41,7 +47,7 @@ def holder(state_file: Path) -> int | None:
     path = lock_path(state_file)
     try:
         fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         try:

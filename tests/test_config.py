@@ -88,7 +88,46 @@ def test_cli_missing_export_folder(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_cli_no_config_at_all(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync"]) == 2
-    assert "--export" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--export" in err and "obsync init" in err
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_cli_export_folder_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "export.md").write_text("not a folder")
+    code = main(["sync", "--export", str(tmp_path / "export.md"), "--vault", str(tmp_path / "v")])
+    assert code == 2
+    assert f"export folder is not a folder: {tmp_path / 'export.md'}" in one_line_error(capsys)
+
+
+def test_cli_vault_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "export").mkdir()
+    (tmp_path / "vault").write_text("not a folder")
+    code = main(["sync", "--export", str(tmp_path / "export"), "--vault", str(tmp_path / "vault")])
+    assert code == 2
+    assert f"the vault is not a folder: {tmp_path / 'vault'}" in one_line_error(capsys)
+
+
+def test_cli_state_folder_that_cannot_be_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "export").mkdir()
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    args = ["--export", str(tmp_path / "export"), "--vault", str(tmp_path / "vault")]
+    assert main(["sync", *args]) == 2
+    err = one_line_error(capsys)
+    assert f"cannot use the state folder {tmp_path / 'state' / 'obsync'}" in err
+    assert "$XDG_STATE_HOME" in err
+    assert main(["status", "--vault", str(tmp_path / "vault")]) == 0  # nothing to report
+    assert "last sync:   never" in capsys.readouterr().out
 
 
 def test_vault_inside_export_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
