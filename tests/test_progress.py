@@ -16,6 +16,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,11 +61,14 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run_on_terminal(args: list[str]) -> tuple[int, str]:
+def run_on_terminal(
+    args: list[str], stop_when: Callable[[], bool] | None = None
+) -> tuple[int, str]:
     """Run ``args`` with stdin, stdout and stderr on a pseudo-terminal of 100 columns.
 
     Returns the exit code and what the terminal received. Reads until the process has
-    exited and the terminal is drained; fails after TIMEOUT.
+    exited and the terminal is drained; fails after TIMEOUT. With ``stop_when``, the
+    process is sent SIGTERM once that holds (a daemon).
     """
     main, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
@@ -81,6 +85,9 @@ def run_on_terminal(args: list[str]) -> tuple[int, str]:
     deadline = time.monotonic() + TIMEOUT
     try:
         while True:
+            if stop_when is not None and stop_when():
+                process.terminate()
+                stop_when = None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 pytest.fail(f"obsync sync still running after {TIMEOUT} s: {bytes(received)!r}")
@@ -290,3 +297,20 @@ def test_the_bar_reports_phases_in_order() -> None:
         bar(WRITING, 2, 2)
         assert list(bar._tasks) == [READING, WRITING]
     bar.close()
+
+
+def test_no_bar_in_the_daemon(export_dir: Path, vault: Path) -> None:
+    """``obsync run`` on a terminal (as when tried by hand) logs lines, never a bar."""
+    write_export(export_dir)
+    age(export_dir)
+    args = command(export_dir, vault)
+    args[args.index("sync")] = "run"
+    notes = vault / "Zotero" / "Annotations"
+
+    def synced() -> bool:
+        return notes.is_dir() and len(list(notes.rglob("*.md"))) == PAPERS * 3
+
+    code, terminal = run_on_terminal(args, stop_when=synced)
+    assert code == 0, terminal
+    assert synced(), terminal
+    assert_no_bar(terminal)

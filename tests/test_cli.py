@@ -1,0 +1,23 @@
+"""The command line's own flags (cli.py); each command has its tests beside its module."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pytest
+
+import obsync
+from obsync.cli import main
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"obsync {obsync.__version__}"
+    assert version("obsync") == obsync.__version__  # what pip installed says the same
+
+
+def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("sync", "run", "status", "init"):
+        assert command in out
