@@ -83,7 +83,10 @@ def link_label(text: str, limit: int = 80) -> str:
     """Text usable as a wikilink alias: one line, no brackets or pipes, not too long."""
     label = re.sub(r"[\[\]|#^\s]+", " ", text.replace("%%", "%")).strip()
     if len(label) > limit:
-        label = label[: limit - 1].rstrip() + "…"
+        cut = label[: limit - 1]
+        if label[limit - 1] != " " and " " in cut[limit // 2 :]:
+            cut = cut[: cut.rfind(" ")]  # at a word's end; text without spaces is cut anywhere
+        label = cut.rstrip() + "…"
     return label
 
 

@@ -166,3 +166,11 @@ def test_literature_note_without_colours_has_no_chart() -> None:
 
 def test_link_label_cannot_break_a_wikilink() -> None:
     assert render.link_label("a [[b]] | c #d ^e\nf") == "a b c d e f"
+
+
+def test_a_long_link_label_ends_at_a_word() -> None:
+    text = "Since the performance of language models improves with scale, we study"
+    assert render.link_label(text, 30) == "Since the performance of…"
+    assert render.link_label("Since the performance of language", 25) == "Since the performance of…"
+    assert render.link_label("长" * 40, 10) == "长" * 9 + "…"  # no spaces: cut where it must
+    assert render.link_label("short text", 30) == "short text"
