@@ -24,7 +24,7 @@ from obsync.plan import (
 )
 from obsync.progress import PLANNING, SYNCING, Progress
 from obsync.scan import SameFile, VaultIndex, scan
-from obsync.state import StateStore
+from obsync.state import Record, StateStore
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.vault import Applied, apply, remove_temp_files
 
@@ -167,6 +167,7 @@ def run_sync(
     plans: list[Plan] = []
     applied = Applied()
     kept: set[tuple[str, str]] = set()  # every record a full sync keeps
+    saved: list[Record] = []
     started = stopped = False
     for part in parts:
         _log_findings(part)
@@ -186,7 +187,11 @@ def run_sync(
             r if (r.kind, r.key) not in undone else state.get(r.kind, r.key) for r in part.records
         ]
         kept.update((r.kind, r.key) for r in records if r is not None)
-        store.update([r for r in records if r is not None and state.get(r.kind, r.key) != r], {})
+        changed = [r for r in records if r is not None and state.get(r.kind, r.key) != r]
+        if scope is None:
+            store.update(changed, {})
+        else:
+            saved += changed  # one part: saved with the meta below, in one transaction
         plans.append(outcome(part))
         if stop():
             stopped = True  # the papers left are for the next sync, a full one
@@ -205,7 +210,7 @@ def run_sync(
     if scope is None and not stopped:
         store.keep_only(kept, meta, files)
     else:
-        store.update([], meta, files, files_gone)
+        store.update(saved, meta, files, files_gone)
     return report
 
 
