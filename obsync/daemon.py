@@ -75,10 +75,14 @@ class Daemon:
 
     def run(self) -> int:
         """Run until ``stop`` is set (0), or until the observer cannot be kept alive (1)."""
-        report = self.sync_now(full=True)
+        # Watching starts first: an export written during the first sync, or just after
+        # systemd is told obsync is ready, is an event, not missed until the next rescan.
+        self.source = self.start_watching()
+        # As `obsync sync` does: what changed while obsync was not running, with the vault
+        # listed. Everything is looked at only when the state cannot be trusted.
+        report = self.sync_now()
         self.notifier.ready(self.describe(report))
         log.info("watching %s", self.settings.export)
-        self.source = self.start_watching()
         debouncer = Debouncer(self.debounce)
         restarts, last_restart = 0, self.clock()
         next_rescan = self.clock() + self.rescan_interval
@@ -160,8 +164,8 @@ class Daemon:
             return None
 
     def sync_now(self, *, full: bool = False, check_vault: bool = True) -> Report:
-        """A sync of what changed (see changes.py); ``full`` at start, the vault's folders
-        listed on rescans only, so an export change is written without that walk."""
+        """A sync of what changed (see changes.py); the vault's folders listed at start and
+        on rescans only, so an export change is written without that walk."""
         unsettled, settled_in = self.unsettled()
         report = self.sync(
             self.settings,

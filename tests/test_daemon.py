@@ -24,7 +24,7 @@ from obsync.sync import Report, run_sync
 from obsync.watch import Change
 
 from . import formats
-from .helpers import age
+from .helpers import age, note_path
 
 EPOCH = 1_700_000_000.0  # wall-clock time at simulated time 0
 
@@ -145,7 +145,7 @@ class Harness:
             raise OSError(28, "No space left on device")
         report = run_sync(settings, **options)
         self.reports.append(report)
-        self.options.append(options)
+        self.options.append(options | {"watching": self.starts > 0})
         return report
 
     def run(self) -> int:
@@ -289,7 +289,7 @@ def test_an_export_change_syncs_its_paper_only_and_rescans_list_the_vault(
     assert harness.run() == 0
     assert [r.scope for r in harness.reports][:2] == ["all", "changed"]
     assert harness.reports[1].plan.annotations.updated == 1
-    assert [o["full"] for o in harness.options] == [True, False, False]
+    assert [o["full"] for o in harness.options] == [False, False, False]
     assert [o["check_vault"] for o in harness.options] == [True, False, True]  # 60 s: rescan
 
 
@@ -420,3 +420,29 @@ def test_a_long_sync_keeps_systemds_watchdog_fed(settings: Settings, export_dir:
     assert harness.run() == 0
     pings = [when for when, fields in harness.notifier.sent if fields == ("WATCHDOG=1",)]
     assert len([p for p in pings if 6.0 < p < 36.0]) >= 25
+
+
+def test_a_start_syncs_what_changed_while_obsync_was_not_running(
+    settings: Settings, export_dir: Path, vault: Path
+) -> None:
+    """A start looks at what changed, as `obsync sync` does: an export edited and a note
+    moved while obsync was stopped are both seen, without reading every note."""
+    path = export_dir / "Paper.md"
+    path.write_text(formats.better_notes(KEYED))
+    age(path)
+    run_sync(settings)
+    moved = note_path(vault, "N2CMT2A1")
+    moved.rename(vault / "moved.md")
+    edited = [replace(a, comment="edited meanwhile") if a.key == "RC4HW3AF" else a for a in KEYED]
+    path.write_text(formats.better_notes(edited))
+    age(path)
+    sim = Simulation(end=10.0)
+    harness = Harness(settings, sim)
+    assert harness.run() == 0
+    first = harness.reports[0]
+    assert harness.options[0]["full"] is False and harness.options[0]["check_vault"] is True
+    # Watching began before that first sync: nothing written meanwhile can be missed.
+    assert harness.options[0]["watching"] is True
+    assert first.plan.annotations.updated == 1 and first.plan.annotations.created == 0
+    assert "edited meanwhile" in notes(settings)["RC4HW3AF"]
+    assert (vault / "moved.md").exists() and not moved.exists()

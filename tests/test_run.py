@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,35 @@ def test_obsync_run_end_to_end(
     assert "obsync: INFO: create annotation Zotero/Annotations/" in output
     assert "Since the researchers" not in output  # no annotation text in the logs
     assert "Traceback" not in output
+
+
+def test_an_export_written_as_soon_as_obsync_is_ready_is_synced(
+    tmp_path: Path, export_dir: Path, vault: Path, notify_socket: socket.socket
+) -> None:
+    """obsync watches before its first sync: a change right after READY is an event, not
+    left for the rescan minutes later."""
+    config = tmp_path / "obsync.toml"
+    config.write_text(
+        f"export = {json.dumps(str(export_dir))}\nvault = {json.dumps(str(vault))}\n"
+        "[daemon]\ndebounce = 0.2\nrescan_interval = 3600\n"
+    )
+    paper = export_dir / "Paper.md"
+    paper.write_text(formats.better_notes(formats.PAPER))
+    env = dict(os.environ, NOTIFY_SOCKET=notify_socket.getsockname())
+    first = subprocess.run(obsync("sync", "--config", str(config)), env=env, timeout=60)
+    assert first.returncode == 1  # synced; the fixture's image file is not there
+    daemon = subprocess.Popen(obsync("run", "--config", str(config)), env=env)
+    try:
+        Messages(notify_socket).wait("READY=1")
+        edited = [
+            replace(a, comment="Changed at once") if a.key == "RC4HW3AF" else a
+            for a in formats.PAPER
+        ]
+        tmp = export_dir / "Paper.md.tmp"
+        tmp.write_text(formats.better_notes(edited))
+        tmp.rename(paper)
+        note = next(vault.rglob("RC4HW3AF.md"))
+        wait_for(lambda: "Changed at once" in note.read_text())
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
