@@ -35,8 +35,10 @@ class Notifier:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.connect(self.address)
-                sock.sendall(message)
-        except OSError as exc:
+                # Never wait: with a full queue (a listener that does not read) a blocking
+                # send would hang the daemon; a status dropped is replaced by the next.
+                sock.send(message, socket.MSG_DONTWAIT)
+        except OSError as exc:  # BlockingIOError included
             log.debug("sd_notify to %r failed: %s", self.address, exc)
 
     def ready(self, status: str) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -68,6 +69,24 @@ def test_notifier_speaks_sd_notify(notify_socket: socket.socket) -> None:
     assert notify_socket.recv(4096) == b"READY=1\nSTATUS=3 annotations"
     notifier.watchdog()
     assert notify_socket.recv(4096) == b"WATCHDOG=1"
+
+
+def test_notifier_never_waits_on_a_listener_that_does_not_read(
+    notify_socket: socket.socket,
+) -> None:
+    """A full socket queue drops the message: the daemon must never hang on its status."""
+    notifier = Notifier({"NOTIFY_SOCKET": notify_socket.getsockname()})
+    done = threading.Event()
+
+    def flood() -> None:
+        for number in range(10_000):  # far more than a datagram queue holds
+            notifier.status(f"{number} annotations")
+        done.set()
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    assert done.wait(timeout=30), "sd_notify blocked on a full socket"
+    assert notify_socket.recv(4096) == b"STATUS=0 annotations"
 
 
 def test_notifier_reaches_an_abstract_socket() -> None:
