@@ -24,7 +24,7 @@ from obsync.scan import TEMP_PREFIX
 from obsync.sync import run_sync
 
 from . import formats
-from .helpers import note_path, sync_json
+from .helpers import age, note_path, sync_json
 
 ROOT = Path(__file__).parent.parent
 
@@ -385,3 +385,29 @@ def test_a_note_the_user_saves_while_its_write_is_staged_is_not_replaced(
     assert (first.path, "changed since the plan was made") in applied.skipped
     assert len(applied.written) == len(rest)
     assert not any(TEMP_PREFIX in p.name for p in vault.rglob("*"))
+
+
+def test_many_writes_share_one_syncfs_and_a_few_are_fsynced_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """syncfs flushes the whole file system (other programs' data too): only worth it for
+    many files; a sync of one changed note fsyncs that note alone."""
+    export = tmp_path / "export"
+    export.mkdir()
+    library(export)
+    calls: list[str] = []
+    real_syncfs, real_fsync = vault_module._syncfs, os.fsync
+    monkeypatch.setattr(
+        vault_module, "_syncfs", lambda f: (calls.append("syncfs"), real_syncfs(f))[1]
+    )
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    settings = settings_for(export, tmp_path / "vault")
+    run_sync(settings)
+    assert calls.count("syncfs") >= 1
+    calls.clear()
+    paper = export / "Paper 0.md"
+    paper.write_text(paper.read_text().replace("Highlight 1 of paper 0", "Highlight one"))
+    age(export)
+    report = run_sync(settings)  # the note, and its line in the literature note
+    assert report.applied is not None and len(report.applied.written) == 2
+    assert "syncfs" not in calls and calls.count("fsync") >= 1
