@@ -23,6 +23,7 @@ For each note the decision is:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -341,6 +342,7 @@ class _Planner:
         return name
 
 
+@functools.lru_cache(maxsize=4096)  # a file's annotations ask for its name in turn
 def _export_name(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()

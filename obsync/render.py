@@ -41,6 +41,8 @@ _BLOCK_START = re.compile(rf"^({_CONTAINERS})([-=*_]{{3,}}[ \t]*$|\$\$)", re.M)
 # ~~~ (fences), %% (Obsidian comments), ![ (embeds of other notes and files).
 _INERT = {"`": "&#96;", "~~~": "&#126;~~", "%%": "%&#37;", "![": "!&#91;"}
 _ACTIVE = re.compile("|".join(re.escape(k) for k in _INERT))
+# Text without any of these is left as it is by every step of neutralise but the last.
+_NEEDS_WORK = re.compile(r"[\r&<`~%!]|[-=*_]{3}|\$\$")
 
 
 def neutralise(text: str, marker: str) -> str:
@@ -55,6 +57,13 @@ def neutralise(text: str, marker: str) -> str:
     character reference; rules and ``$$`` at a line start, even inside a quote
     or a list item, are escaped; a line that would read as the marker is escaped.
     """
+    if not _NEEDS_WORK.search(text):  # most highlights: nothing but the marker to check
+        return unforge(text, marker)
+    return neutralise_all(text, marker)
+
+
+def neutralise_all(text: str, marker: str) -> str:
+    """:func:`neutralise`, every step taken whatever the text holds."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _ENTITY.sub("&amp;", text)
     pieces = _ALLOWED_TAG.split(text)

@@ -174,3 +174,10 @@ def test_a_long_link_label_ends_at_a_word() -> None:
     assert render.link_label("Since the performance of language", 25) == "Since the performance of…"
     assert render.link_label("长" * 40, 10) == "长" * 9 + "…"  # no spaces: cut where it must
     assert render.link_label("short text", 30) == "short text"
+
+
+@given(st.text(alphabet=st.sampled_from("ab \n\r&<>`~%![]-=*_$#;x0"), max_size=40) | st.text())
+def test_neutralise_takes_its_short_cut_only_where_no_step_would_change_the_text(
+    text: str,
+) -> None:
+    assert render.neutralise(text, MARKER) == render.neutralise_all(text, MARKER)
