@@ -80,6 +80,7 @@ class TerminalBar:
         self._last = now
         count = f"{done}/{total}" if total is not None else str(done) if done else ""
         bar.update(task, completed=done, total=total, count=count)
+        bar.refresh()
 
     def _start(self) -> RichProgress:
         from rich.console import Console
@@ -99,6 +100,9 @@ class TerminalBar:
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,  # the summary line is what stays
+            # Drawn when told, not by a thread of its own: a process with one thread
+            # may fork a second reader (see export.read_files).
+            auto_refresh=False,
         )
         stderr = sys.stderr
         bar.start()
