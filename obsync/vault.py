@@ -34,7 +34,8 @@ class UnsafePath(Exception):
 
 @dataclass(slots=True)
 class Applied:
-    written: list[PurePosixPath] = field(default_factory=list)
+    # As text: a full sync writes 100,000 notes, and a path object is four times a str.
+    written: list[str] = field(default_factory=list)
     failed: list[tuple[PurePosixPath, str]] = field(default_factory=list)
     skipped: list[tuple[PurePosixPath, str]] = field(default_factory=list)
 
@@ -222,7 +223,7 @@ class _Writer:
                 item.tmp.unlink(missing_ok=True)
                 self._failed(item, exc)
                 continue
-            self.result.written.append(item.relative)
+            self.result.written.append(str(item.relative))
             self.folders.add(item.target.parent)
             log.info("%s", item.done)
 

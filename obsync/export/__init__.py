@@ -120,6 +120,8 @@ def _without_keyless_copies(best: dict[str, Annotation]) -> list[Annotation]:
     matched by paper, page and text (or a note's comment), and the keyed copy is kept.
     A paper known only by its citation text is matched by that text.
     """
+    if all(a.keyed for a in best.values()):
+        return list(best.values())  # the usual case: nothing to match, no text to fold
     ranked = sorted(
         best.values(), key=lambda a: (not a.keyed, a.source.key.startswith("obs-"), a.key)
     )

@@ -250,7 +250,7 @@ class ParagraphReader:
             color=None if color is None else sys.intern(color),
             page_label=sys.intern(page_label),
             zotero_link=link,
-            citation=citation_text,
+            citation=sys.intern(citation_text),  # one per page, often
             source=source,
             image=image,
             location=Location(self.path, draft.line),
