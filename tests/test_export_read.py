@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,69 @@ def test_a_child_that_dies_leaves_its_half_to_this_process(
     monkeypatch.setattr(export, "_read_here", killed_in_the_child)
     assert read_folder(export_dir) == alone
     assert read_here == [6, 6]  # its half, then the dead child's
+
+
+CHILD_WAITS = """
+import os, sys, time
+from pathlib import Path
+import obsync.export as export
+
+parent, real = os.getpid(), export._read_here
+
+def slow(paths, *args):
+    if os.getpid() != parent:
+        print(os.getpid(), flush=True)  # the child says who it is, then takes its time
+    time.sleep(120)
+    return real(paths, *args)
+
+export._read_here, export.PARALLEL_FROM = slow, 2
+files = sorted(Path(sys.argv[1]).glob("*.md"))
+export.read_files(files, Path(sys.argv[1]))
+"""
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # a zombie: dead, waiting to be reaped
+
+
+@pytest.mark.skipif(not export._CAN_FORK, reason="a second reader is forked on Linux only")
+def test_the_child_dies_with_its_parent(export_dir: Path, tmp_path: Path) -> None:
+    """Killed (OOM killer, SIGKILL) while its child reads, obsync leaves no orphan behind
+    to hold the vault's lock for ever."""
+    many_files(export_dir)
+    script = tmp_path / "child_waits.py"
+    script.write_text(CHILD_WAITS)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(export_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not gone(child)
+        parent.kill()
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while not gone(child):
+            assert time.monotonic() < deadline, f"the child {child} outlived its parent"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+
+
+def test_no_second_process_to_be_had_reads_everything_here(
+    export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many_files(export_dir)
+    alone = read_folder(export_dir)
+    monkeypatch.setattr(export, "PARALLEL_FROM", 2)
+
+    def no_pool(*_args: object, **_kwargs: object) -> None:
+        raise NotImplementedError("this system provides too few semaphores")
+
+    monkeypatch.setattr(export, "ProcessPoolExecutor", no_pool)
+    assert read_folder(export_dir) == alone

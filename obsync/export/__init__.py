@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -190,9 +193,13 @@ def read_files(paths: list[Path], root: Path, progress: Progress | None = None) 
         return _read_here(paths, root, progress, 0, len(paths))
     half = len(paths) // 2
     try:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_child_dies_with, initargs=(os.getpid(),),
+        )  # fmt: skip
         theirs = pool.submit(_read_in_child, paths[half:], root)
-    except OSError:
+    except Exception:  # no fork, no semaphores, no thread: read everything here
         return _read_here(paths, root, progress, 0, len(paths))
     with pool:
         mine = _read_here(paths[:half], root, progress, 0, len(paths))
@@ -205,7 +212,18 @@ def read_files(paths: list[Path], root: Path, progress: Progress | None = None) 
     return mine + rest
 
 
-_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+# Linux only: the child is tied to this process's life with prctl (see _child_dies_with).
+_CAN_FORK = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_dies_with(parent: int) -> None:
+    """In the forked reader: die when the parent does (SIGKILL, OOM killer, kill). An
+    orphan would wait for ever on its pipe, holding the vault's lock it inherited."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took hold
+        os._exit(1)
 
 
 def _read_in_child(paths: list[Path], root: Path) -> list[FileRead]:
