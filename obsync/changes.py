@@ -138,6 +138,27 @@ class _Files:
         return result
 
 
+def _restored(settings: Settings, store: StateStore, unknown: set[str]) -> bool:
+    """Whether a note the user deleted is back (Obsidian's trash, an undo) in obsync's
+    folders: a full sync takes it up again. Only asked while the user has deleted some,
+    and only the names obsync does not know are read."""
+    deleted = store.deleted()
+    if not deleted:
+        return False
+    folders = tuple(f"{f}/" for f in (settings.annotations_folder, settings.sources_folder))
+    for name in unknown:
+        if not name.endswith(".md") or not name.startswith(folders):
+            continue
+        if name.removesuffix(".md").endswith(CONFLICT_SUFFIX):
+            continue
+        with contextlib.suppress(OSError):
+            found = frontmatter_key(decode((settings.vault / name).read_bytes()))
+            kind = "annotation" if found and found[0] == "annotation-key" else "source"
+            if found is not None and (kind, found[1]) in deleted:
+                return True
+    return False
+
+
 def find_scope(
     settings: Settings,
     store: StateStore,
@@ -162,7 +183,8 @@ def find_scope(
         return None
     if check_vault:
         present, temp_files = listing(settings.vault)
-        if temp_files or not store.note_paths() <= present:
+        known = store.note_paths()
+        if temp_files or not known <= present or _restored(settings, store, present - known):
             return None
     root = settings.export
     files = _Files(root, cache, {}, {}, progress=progress)

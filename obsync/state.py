@@ -164,6 +164,11 @@ class StateStore:
         with contextlib.closing(self._connect()) as db:
             return {path for (path,) in db.execute("SELECT path FROM notes WHERE path != ''")}
 
+    def deleted(self) -> set[tuple[str, str]]:
+        """The (kind, key) of every note the user deleted (and obsync left deleted)."""
+        with contextlib.closing(self._connect()) as db:
+            return set(db.execute("SELECT kind, key FROM notes WHERE path = ''"))
+
     def count(self) -> dict[str, int]:
         """How many notes of each kind obsync keeps."""
         if not self.path.exists():

@@ -135,6 +135,25 @@ def test_a_note_the_user_deleted_stays_deleted(
     full_sync_agrees(synced)
 
 
+def test_a_deleted_note_the_user_brings_back_is_synced_again(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    """Restored from Obsidian's trash (or an undo), the note is obsync's again: it takes
+    Zotero's next change, and its literature note links it."""
+    path = note_path(vault, "ONE00000")
+    saved = path.read_bytes()
+    path.unlink()
+    assert run_sync(synced).scope == "all"  # recorded as deleted by the user
+    assert run_sync(synced).scope == "nothing"
+    path.write_bytes(saved)
+    write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
+    report = run_sync(synced)
+    assert report.scope == "all"  # a deleted note is back: look at everything
+    assert "upstream" in path.read_text()
+    assert "[[ONE00000|" in (vault / "Zotero/Sources/First paper.md").read_text()
+    full_sync_agrees(synced)
+
+
 @pytest.mark.parametrize("check_vault", [True, False])
 def test_a_note_moved_by_the_user_means_a_full_sync_that_mends_its_links(
     synced: Settings, export_dir: Path, vault: Path, check_vault: bool
