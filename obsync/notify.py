@@ -28,24 +28,28 @@ class Notifier:
     def enabled(self) -> bool:
         return bool(self.address)
 
-    def send(self, *fields: str) -> None:
+    def send(self, *fields: str, wait: float = 1.0) -> None:
+        """Send one message; with a full queue (a listener that does not read), wait at
+        most ``wait`` seconds, then drop it: a daemon must never hang on sd_notify."""
         if not self.address:
             return
         message = "\n".join(fields).encode()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.connect(self.address)
-                # Never wait: with a full queue (a listener that does not read) a blocking
-                # send would hang the daemon; a status dropped is replaced by the next.
-                sock.send(message, socket.MSG_DONTWAIT)
-        except OSError as exc:  # BlockingIOError included
+                if wait > 0:
+                    sock.settimeout(wait)
+                    sock.send(message)
+                else:
+                    sock.send(message, socket.MSG_DONTWAIT)
+        except OSError as exc:  # a time-out or BlockingIOError included
             log.debug("sd_notify to %r failed: %s", self.address, exc)
 
     def ready(self, status: str) -> None:
         self.send("READY=1", f"STATUS={status}")
 
     def status(self, status: str) -> None:
-        self.send(f"STATUS={status}")
+        self.send(f"STATUS={status}", wait=0)  # a status dropped is replaced by the next
 
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")

@@ -106,7 +106,7 @@ class RecordingNotifier(Notifier):
         self.watchdog_interval = watchdog_interval
         self.sent: list[tuple[float, tuple[str, ...]]] = []
 
-    def send(self, *fields: str) -> None:
+    def send(self, *fields: str, wait: float = 1.0) -> None:
         self.sent.append((self.sim.now, fields))
 
     def first_fields(self) -> list[str]:

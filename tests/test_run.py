@@ -81,6 +81,8 @@ def test_notifier_never_waits_on_a_listener_that_does_not_read(
     def flood() -> None:
         for number in range(10_000):  # far more than a datagram queue holds
             notifier.status(f"{number} annotations")
+        notifier.watchdog()  # waits a moment for room, then gives up
+        notifier.stopping()
         done.set()
 
     thread = threading.Thread(target=flood, daemon=True)
