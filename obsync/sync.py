@@ -155,12 +155,15 @@ def run_sync(
             papers=PAPERS_PER_PART if scope is None else None,
         )
 
-    parts = parts_over(index)
-    if not dry_run and parts.papers > PAPERS_PER_PART and settings.templates != DEFAULT_TEMPLATES:
+    if not dry_run and scope is None and settings.templates != DEFAULT_TEMPLATES:
         # The user's templates may fail on one paper's data only: try every note before
-        # the first is written, so none is written with a template that fails.
-        for _ in parts_over(replace(index, stems=set(index.stems), files=set(index.files))):
-            pass
+        # the first part is written, so none is written with a template that fails.
+        # (On a copy of the vault's names: planning takes names as it goes.)
+        trial = parts_over(replace(index, stems=set(index.stems), files=set(index.files)))
+        if trial.papers > PAPERS_PER_PART:  # in one part, every note is planned first
+            for _ in trial:
+                pass
+    parts = parts_over(index)
     if dry_run:
         return Report(read, combine(list(parts)), None, looked_at)
 

@@ -169,3 +169,15 @@ def test_a_template_failing_on_one_later_paper_writes_nothing(
     assert not list(vault.rglob("*conflict*"))
     notes = list((vault / "Zotero" / "Annotations").rglob("*.md"))
     assert len(notes) == papers and all("(mended)" in n.read_text() for n in notes)
+
+
+def test_the_trial_of_the_users_templates_sees_the_names_notes_will_have(
+    tmp_path: Path, export_dir: Path, vault: Path
+) -> None:
+    """The templates are tried on every note with the values the notes get: a literature
+    note's new name is not taken for another's (which would add its key to the name)."""
+    many_papers(export_dir, PAPERS_PER_PART * 2 + 1)
+    template = '{% if "(" in source_name %}{{ no_such_variable }}{% endif %}{{ text }}\n'
+    config = configure(tmp_path, export_dir, vault, annotation=template)
+    assert sync(config) == 0
+    assert len(list((vault / "Zotero" / "Annotations").rglob("*.md"))) == PAPERS_PER_PART * 2 + 1
