@@ -190,7 +190,7 @@ def main() -> None:
     created = json.loads(out)["annotations"]["created"]
     os.sync()  # the cold sync's own writes are not the floor's to flush
     bottom, durable = in_child(floor, export, vault, work / "floor")
-    rows.append(("cold sync, `obsync sync` (new process)", f"{cold:.1f} s ({created} notes)", ""))
+    rows.append(("cold sync, `obsync sync` (new process)", f"{cold:.1f} s ({created:,} notes)", ""))
     rows.append(("floor: read exports, write same files", f"{bottom:.1f} s", ""))
     rows.append(("cold / floor", f"{cold / bottom:.1f} times", "≤ 3 times"))
     rows.append(("the floor's files made durable after (one sync)", f"{durable:.1f} s", ""))
