@@ -173,6 +173,9 @@ def run_sync(
     saved: list[Record] = []
     started = stopped = False
     for part in parts:
+        if plans and stop():
+            stopped = True  # the papers left are for the next sync, a full one
+            break
         _log_findings(part)
         if not started and not part.empty:
             store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
@@ -196,9 +199,6 @@ def run_sync(
         else:
             saved += changed  # one part: saved with the meta below, in one transaction
         plans.append(outcome(part))
-        if stop():
-            stopped = True  # the papers left are for the next sync, a full one
-            break
     plan = combine(plans)
     report = Report(read, plan, applied, looked_at)
     incomplete = stopped or bool(applied.failed or applied.skipped)  # a full sync retries them

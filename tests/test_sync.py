@@ -432,3 +432,19 @@ def test_a_full_sync_cut_short_leaves_nothing_to_mistake(
     before = tree(vault)
     again = run_sync(settings, full=True)
     assert again.applied is not None and again.applied.written == [] and tree(vault) == before
+
+
+def test_a_stop_asked_once_everything_is_written_leaves_a_complete_sync(
+    export_dir: Path, vault: Path
+) -> None:
+    """SIGTERM as the daemon's last part is done: nothing is left, so the next start is
+    not a full sync."""
+    from obsync.config import resolve
+    from obsync.sync import run_sync
+
+    copy_fixture(export_dir)
+    settings = resolve(config_path=None, export=export_dir, vault=vault)
+    run_sync(settings)
+    report = run_sync(settings, full=True, stop=lambda: True)  # nothing to write
+    assert report.applied is not None and not report.applied.skipped
+    assert run_sync(settings).scope != "all"  # what changed only, not everything
