@@ -205,8 +205,10 @@ def test_verbose_shows_the_traceback_then_the_line(
     assert lines[-1].startswith(f"obsync: error: {path}: key 'daemon.debounce'")
 
 
-def test_quiet_after_the_command(export_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sync", "--export", str(export_dir), "--vault", "v", "-q"]) == 0
+def test_quiet_after_the_command(
+    export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "--export", str(export_dir), "--vault", str(vault), "-q"]) == 0
     assert capsys.readouterr().out == ""
 
 
