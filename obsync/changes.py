@@ -138,7 +138,7 @@ class _Files:
         return result
 
 
-def _restored(settings: Settings, store: StateStore, unknown: set[str]) -> bool:
+def _restored(settings: Settings, store: StateStore, present: set[str], known: set[str]) -> bool:
     """Whether a note the user deleted is back (Obsidian's trash, an undo) in obsync's
     folders: a full sync takes it up again. Only asked while the user has deleted some,
     and only the names obsync does not know are read."""
@@ -146,7 +146,7 @@ def _restored(settings: Settings, store: StateStore, unknown: set[str]) -> bool:
     if not deleted:
         return False
     folders = tuple(f"{f}/" for f in (settings.annotations_folder, settings.sources_folder))
-    for name in unknown:
+    for name in present - known:
         if not name.endswith(".md") or not name.startswith(folders):
             continue
         if name.removesuffix(".md").endswith(CONFLICT_SUFFIX):
@@ -184,7 +184,7 @@ def find_scope(
     if check_vault:
         present, temp_files = listing(settings.vault)
         known = store.note_paths()
-        if temp_files or not known <= present or _restored(settings, store, present - known):
+        if temp_files or not known <= present or _restored(settings, store, present, known):
             return None
     root = settings.export
     files = _Files(root, cache, {}, {}, progress=progress)

@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -476,8 +476,7 @@ class plan_parts:
         same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
         papers: int | None = PAPERS_PER_PART,
     ) -> None:
-        self.export, self.index, self.state, self.settings = export, index, state, settings
-        self.restore_deleted, self.same_file, self.size = restore_deleted, same_file, papers
+        self.export, self.index, self.state, self.size = export, index, state, papers
         self.by_paper: dict[str, list[Annotation]] = defaultdict(list)
         for annotation in export.annotations:
             self.by_paper[annotation.source.key].append(annotation)
@@ -486,23 +485,20 @@ class plan_parts:
         # Every paper named first, as one plan would, before any annotation note is.
         sources = {a.source.key: a.source for a in export.annotations}
         namer = _Planner(settings, index, state, restore_deleted, same_file)
-        self.source_paths = _source_paths(namer, sources)
-        index.stems.update(path.stem.casefold() for path in self.source_paths.values())
+        source_paths = _source_paths(namer, sources)
+        index.stems.update(path.stem.casefold() for path in source_paths.values())
+        self._plan = partial(
+            make_plan,
+            index=index,
+            settings=settings,
+            restore_deleted=restore_deleted,
+            same_file=same_file,
+            paths_of_sources=source_paths,
+        )
 
     def __iter__(self) -> Iterator[Plan]:
-        def plan(export: ExportRead, state: Snapshot) -> Plan:
-            return make_plan(
-                export,
-                self.index,
-                state,
-                self.settings,
-                restore_deleted=self.restore_deleted,
-                same_file=self.same_file,
-                paths_of_sources=self.source_paths,
-            )
-
         if self.size is None:
-            yield plan(self.export, self.state)
+            yield self._plan(self.export, state=self.state)
             self.papers_done = self.papers
             return
         now = {a.key: a.source.key for a in self.export.annotations}
@@ -515,9 +511,11 @@ class plan_parts:
         gone = sorted(set(records) - set(self.by_paper))
         for group in [*groups, gone] if gone else groups:
             annotations = tuple(a for paper in group for a in self.by_paper.get(paper, ()))
-            part = plan(
+            part = self._plan(
                 replace(self.export, annotations=annotations),
-                Snapshot({k: r for p in group for k, r in records[p].items()}, self.state.meta),
+                state=Snapshot(
+                    {k: r for p in group for k, r in records[p].items()}, self.state.meta
+                ),
             )
             self.index.stems.update(
                 w.path.stem.casefold() for w in part.writes if w.action is Action.CREATE
@@ -539,7 +537,7 @@ def combine(plans: Sequence[Plan]) -> Plan:
     def total(counts: Iterable[Counts]) -> Counts:
         out = Counts()
         for c in counts:
-            for name in ("created", "updated", "unchanged", "removed", "conflicts", "deleted"):
+            for name in (f.name for f in fields(Counts)):
                 setattr(out, name, getattr(out, name) + getattr(c, name))
         return out
 

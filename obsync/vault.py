@@ -45,10 +45,14 @@ class Applied:
         self.skipped += other.skipped
 
 
-def _safe_target(vault: Path, relative: PurePosixPath) -> Path:
-    """The absolute path for ``relative``, refusing ``..``, absolute paths and symlinks."""
+def _check_inside(relative: PurePosixPath) -> None:
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
         raise UnsafePath(f"{relative} is not inside the vault")
+
+
+def _safe_target(vault: Path, relative: PurePosixPath) -> Path:
+    """The absolute path for ``relative``, refusing ``..``, absolute paths and symlinks."""
+    _check_inside(relative)
     current = vault
     for part in relative.parts[:-1]:
         current = current / part
@@ -75,8 +79,7 @@ class _Folders:
     def target(self, relative: PurePosixPath) -> Path:
         """The absolute path for ``relative``, its folders made; refuses ``..``, absolute
         paths and symbolic links on the way (the note itself is checked when written)."""
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise UnsafePath(f"{relative} is not inside the vault")
+        _check_inside(relative)
         current = self.vault
         for part in relative.parts[:-1]:
             current = current / part
@@ -204,12 +207,9 @@ class _Writer:
         staged, self.staged = self.staged, []
         if not staged:
             return
-        try:
-            if len(staged) < SYNCFS_FROM:
-                raise OSError(errno.EAGAIN, "a few files: an fsync each")
-            _syncfs(self.vault)
+        if len(staged) >= SYNCFS_FROM and self._syncfs():
             durable = staged
-        except OSError:
+        else:
             durable = [item for item in staged if self._fsync(item)]
         for item in durable:
             if (why := _changed_since_plan(item)) is not None:
@@ -226,6 +226,14 @@ class _Writer:
             self.result.written.append(str(item.relative))
             self.folders.add(item.target.parent)
             log.info("%s", item.done)
+
+    def _syncfs(self) -> bool:
+        """One syncfs for every staged file; False: fsync each (to pin an error on its file)."""
+        try:
+            _syncfs(self.vault)
+        except OSError:
+            return False
+        return True
 
     def _fsync(self, item: _Staged) -> bool:
         try:

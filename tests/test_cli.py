@@ -19,5 +19,8 @@ def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> N
 def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("sync", "run", "status", "init"):
-        assert command in out
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ")}
+    assert listed == {"init", "sync", "run", "status"}, out
+    for command in sorted(listed):  # and each command's own help names its flags
+        assert main([command, "--help"]) == 0
+        assert "--config" in capsys.readouterr().out

@@ -34,22 +34,31 @@ def many_files(root: Path, count: int = 12) -> None:
     age(root)
 
 
+def read_in_two(monkeypatch: pytest.MonkeyPatch, *, child_killed: bool = False) -> list[int]:
+    """Read files over two processes from now on; returns, as it fills, how many files
+    each read in this process took (the child's are counted in the child). With
+    ``child_killed``, the child is SIGKILLed as it starts, as the OOM killer would."""
+    monkeypatch.setattr(export, "PARALLEL_FROM", 2)
+    parent, real = os.getpid(), export._read_here
+    read_here: list[int] = []
+
+    def counted(paths: list[Path], *args: object) -> list[export.FileRead]:
+        if child_killed and os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        read_here.append(len(paths))
+        return real(paths, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export, "_read_here", counted)
+    return read_here
+
+
 def test_two_processes_read_what_one_reads(
     export_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     many_files(export_dir)
     alone = read_folder(export_dir)
-    monkeypatch.setattr(export, "PARALLEL_FROM", 2)
-    read_here: list[int] = []  # how many files this process read (the child's are its own)
-    real = export._read_here
-
-    def counted(paths: list[Path], *args: object) -> list[export.FileRead]:
-        read_here.append(len(paths))
-        return real(paths, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(export, "_read_here", counted)
-    together = read_folder(export_dir)
-    assert together == alone
+    read_here = read_in_two(monkeypatch)
+    assert read_folder(export_dir) == alone
     assert alone.errors and alone.errors[0].file.name == "paper-07.md"
     assert read_here == [6]  # half of the twelve here, half in the child
 
@@ -59,18 +68,7 @@ def test_a_child_that_dies_leaves_its_half_to_this_process(
 ) -> None:
     many_files(export_dir)
     alone = read_folder(export_dir)
-    monkeypatch.setattr(export, "PARALLEL_FROM", 2)
-    parent = os.getpid()
-    read_here: list[int] = []
-    real = export._read_here
-
-    def killed_in_the_child(paths: list[Path], *args: object) -> list[export.FileRead]:
-        if os.getpid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
-        read_here.append(len(paths))
-        return real(paths, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(export, "_read_here", killed_in_the_child)
+    read_here = read_in_two(monkeypatch, child_killed=True)
     assert read_folder(export_dir) == alone
     assert read_here == [6, 6]  # its half, then the dead child's
 
