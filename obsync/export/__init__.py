@@ -14,7 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from obsync.export import better_notes, note_html, zotero_markdown
+from obsync.export import better_notes, common, note_html, zotero_markdown
+from obsync.export.paragraphs import MAX_ERRORS, STOP
 from obsync.model import Annotation, ExportRead, InputError, SourceInfo
 from obsync.progress import READING, Progress
 
@@ -74,11 +75,62 @@ def read_file(path: Path, root: Path) -> FileRead:
     if (nul := data.find(b"\0")) != -1:
         line = data.count(b"\n", 0, nul) + 1
         errors.append(InputError(path, line, "NUL byte: binary data, not a text export"))
+    annotations: list[Annotation] = []
     for claims, read_text in READERS:
         if claims(text):
             annotations, found = read_text(text, path, root)
-            return FileRead(path, tuple(annotations), tuple(errors + found))
-    return FileRead(path, (), tuple(errors))
+            errors += found
+            break
+    return FileRead(
+        path, tuple(annotations), tuple(name_unread_keys(text, path, annotations, errors))
+    )
+
+
+def name_unread_keys(
+    text: str, path: Path, annotations: list[Annotation], errors: list[InputError]
+) -> list[InputError]:
+    """``errors``, naming each annotation key the file shows that no annotation read carries.
+
+    Whatever a reader misses, nothing is dropped silently: a key visible in the file's
+    bytes (in ``data-annotation`` or an ``annotation=KEY`` link) ends as a note or in an
+    error naming the file, the line and the key. An error the reader gave on the key's
+    line (broken data, say) is given the key; otherwise the key gets an error of its own.
+    """
+    visible = common.visible_keys(text)
+    read = {a.key for a in annotations if a.keyed}
+    missing = [
+        (key, line)
+        for key, line in visible.items()
+        if key not in read and not any(key in e.message for e in errors)
+    ]
+    if not missing:
+        return errors
+    errors = list(errors)
+    unnamed: list[str] = []
+    for key, line in missing:
+        at = next((i for i, e in enumerate(errors) if e.line == line), None)
+        if at is not None:
+            errors[at] = replace(errors[at], message=f"annotation {key}: {errors[at].message}")
+            continue
+        stops = [
+            e.line for e in errors if e.line is not None and e.line <= line and STOP in e.message
+        ]
+        if stops:
+            why = f"it comes after line {stops[0]}, where the file stops being readable"
+        elif not annotations and not any(claims(text) for claims, _ in READERS):
+            why = "the file is in no export format obsync knows"
+        else:
+            why = "no highlight, image or note that obsync reads holds it"
+        if len(errors) < MAX_ERRORS:
+            errors.append(InputError(path, line, f"annotation {key} is not synced: {why}"))
+        else:
+            unnamed.append(key)
+    if unnamed:  # a hostile file cannot flood the report, and still every key is named
+        listed = ", ".join(unnamed)
+        errors.append(
+            InputError(path, None, f"{len(unnamed)} more annotations not synced: {listed}")
+        )
+    return errors
 
 
 def merge(reads: Iterable[FileRead]) -> ExportRead:

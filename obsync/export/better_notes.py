@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from obsync.export import common
+from obsync.export import common, zotero_links
 from obsync.export.html_bits import Span, first_tag, spans
-from obsync.export.paragraphs import Element, ParagraphReader, main_parent
+from obsync.export.markdown import HEADER, front_matter, markdown_blocks
+from obsync.export.paragraphs import Element, ParagraphReader, file_titles
 from obsync.model import Annotation, AnnotationType, InputError
 
-_HEADER = re.compile(r"\A---[ \t]*\r?\n((?:.*\r?\n)*?)---[ \t]*(?:\r?\n|\Z)")
-_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?:#{1,6}[ \t]+)?")
 _ZIMAGE = 'ztype="zimage"'
 _ZIMAGE_AT = re.compile(re.escape(_ZIMAGE))
 # An image's alt text never holds another "![" (its data is URL-encoded): an unclosed
@@ -34,55 +30,17 @@ def looks_like(text: str) -> bool:
     """Better Notes leaves ``ztype="z…"`` markers, or ``$itemKey``/``itemKey`` in its header."""
     if 'ztype="z' in text:
         return True
-    header = _HEADER.match(text)
-    return header is not None and re.search(r"^\$?itemKey:", header.group(1), re.M) is not None
+    header = HEADER.match(text)
+    return header is not None and _ITEM_KEY.search(header.group(1)) is not None
 
 
-def markdown_blocks(text: str, start_line: int = 1) -> Iterator[tuple[int, str]]:
-    """Paragraphs (runs of non-blank lines) with quote, list and heading prefixes removed."""
-    block: list[str] = []
-    first = 0
-    for number, raw in enumerate(text.split("\n")[start_line - 1 :], start=start_line):
-        line = raw.rstrip("\r")
-        if line.strip() == "":
-            if block:
-                yield first, "\n".join(block)
-                block = []
-            continue
-        if not block:
-            first = number
-        block.append(_PREFIX.sub("", line, count=1))
-    if block:
-        yield first, "\n".join(block)
+# ``$itemKey: ABCD2345`` (``itemKey`` before Better Notes 1.1.4), or in a one-line JSON header.
+_ITEM_KEY = re.compile(r"""^[ \t]*["']?\$?itemKey["']?[ \t]*:|["']\$?itemKey["'][ \t]*:""", re.M)
 
 
 @dataclass(slots=True)
 class BetterNotesReader(ParagraphReader):
     bare_quote: AnnotationType = AnnotationType.UNDERLINE
-
-    def header(self) -> tuple[dict[str, str], int]:
-        """The YAML header's string values and the line the body starts on."""
-        match = _HEADER.match(self.text)
-        if match is None:
-            return {}, 1
-        body_line = 1 + match.group(0).count("\n")
-        try:
-            loaded = yaml.load(match.group(1), Loader=yaml.BaseLoader)  # YAML 1.2-like: all strings
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = 2 + mark.line if mark is not None else 1
-            self.error(line, f"YAML header is not valid YAML ({getattr(exc, 'problem', exc)})")
-            return {}, body_line
-        except RecursionError:
-            self.error(2, "YAML header nests too deeply to read")
-            return {}, body_line
-        if not isinstance(loaded, dict):
-            return {}, body_line
-        return {
-            common.without_surrogates(str(k)): common.without_surrogates(v)
-            for k, v in loaded.items()
-            if isinstance(v, str)
-        }, body_line
 
     def text_of(self, raw: str) -> str:
         return common.markdown_text(raw)
@@ -113,7 +71,16 @@ class BetterNotesReader(ParagraphReader):
                     common.LineCounter(block, line).line_at(markers[0]),
                     "a Better Notes image is not a well-formed Markdown image: not read",
                 )
-        return sorted(found + images, key=lambda e: e.start)
+        found = sorted(found + images, key=lambda e: e.start)
+        if zotero_links.has_links(block):  # Zotero's Markdown links, pasted in
+            masked = list(block)
+            for element in found:
+                masked[element.start : element.end] = " " * (element.end - element.start)
+            text = "".join(masked)
+            pasted = zotero_links.link_elements(text)
+            found += zotero_links.anchor_quotes(self, text, pasted)
+            found.sort(key=lambda e: e.start)
+        return found
 
     def image_element(self, match: re.Match[str], line: int) -> Element | None:
         alt = common.inline_text(match.group(1), markdown=True)
@@ -164,12 +131,10 @@ def span_element(reader: ParagraphReader, span: Span, at: int) -> Element | None
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Better Notes Markdown file's text; never raises on bad input."""
     reader = BetterNotesReader(path, root.resolve(), text.removeprefix("\ufeff"))
-    header, body_line = reader.header()
+    fields, body_line = front_matter(reader)
     if (cut := common.unfinished_tag(reader.text, markdown=True)) is not None:
         start = common.paragraph_start(reader.text, cut)
         reader.drop_unfinished_end(cut, start, "an HTML tag")
     drafts = reader.all_drafts(markdown_blocks(reader.text, body_line))
-    parent = main_parent(drafts)
-    if parent is not None and header.get("parent", "").strip():
-        reader.titles[parent] = header["parent"].strip()
+    file_titles(reader, drafts, fields, body_line - 1)
     return reader.assemble(drafts), reader.errors

@@ -192,6 +192,39 @@ def unfinished_link(text: str) -> int | None:
     return start if "zotero://".startswith(url) or url.startswith("zotero://") else None
 
 
+# An annotation key as the bytes of an export show it: in ``data-annotation`` JSON (URL-encoded,
+# HTML-escaped or plain) and in the ``annotation=KEY`` of Zotero's open links.
+_VISIBLE_KEY = re.compile(
+    r"annotationKey(?:%22|&quot;|&\#x22;|&\#34;|\\?\")\s*(?::|%3A)\s*(?:%20)*"
+    r"(?:%22|&quot;|&\#x22;|&\#34;|\\?\")(?P<data>[A-Za-z0-9_-]{1,32})"
+    r"|(?:[?&;]|%26)annotation(?:=|%3D)(?P<link>[A-Za-z0-9_-]{1,32})",
+    re.IGNORECASE,
+)
+_HTML_COMMENT = re.compile(r"(?<!\\)<!--.*?(?:-->|\Z)", re.DOTALL)
+
+
+def without_html_comments(text: str) -> str:
+    """``text`` with HTML comments blanked out, newlines kept (so lines keep their numbers).
+
+    What an HTML comment holds is not shown by Obsidian or a browser: an annotation
+    there is not a live one. (``\\<!--`` is text the user typed, escaped by Markdown.)
+    """
+    if "<!--" not in text:
+        return text
+    return _HTML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
+def visible_keys(text: str) -> dict[str, int]:
+    """Every annotation key the text shows outside HTML comments, with its first line."""
+    keys: dict[str, int] = {}
+    lines = LineCounter(text)
+    for match in _VISIBLE_KEY.finditer(without_html_comments(text)):
+        key = match.group("data") or match.group("link")
+        if key not in keys:
+            keys[key] = lines.line_at(match.start())
+    return keys
+
+
 def paragraph_start(text: str, pos: int) -> int:
     """Where the Markdown paragraph holding ``pos`` starts."""
     start = 0
@@ -233,6 +266,39 @@ def strip_quotes(text: str) -> str:
     if len(text) >= 2 and QUOTE_PAIRS.get(text[0]) == text[-1]:
         return text[1:-1].strip()
     return text
+
+
+def quote_before(segment: str) -> tuple[int, int] | None:
+    """Where the quoted text that ``segment`` ends with starts and ends, if it ends with one.
+
+    Text the user wrote may come first (a line of their own above the quote); the
+    quote may span lines and hold quotation marks of its own, so its opening mark
+    is found by counting marks back from its closing one.
+    """
+    end = len(segment.rstrip())
+    if end < 2:
+        return None
+    close = segment[end - 1]
+    for opener in (o for o, c in QUOTE_PAIRS.items() if c == close):
+        start = _opening(segment, end - 1, opener, close)
+        if start is not None:
+            return start, end
+    return None
+
+
+def _opening(segment: str, close_at: int, opener: str, close: str) -> int | None:
+    if opener == close:  # straight quotes: the nearest mark that opens a word
+        at = segment.rfind(opener, 0, close_at)
+        while at > 0 and segment[at - 1].isalnum():
+            at = segment.rfind(opener, 0, at)
+        return at if at >= 0 else None
+    depth, pos = 1, close_at
+    while (at := segment.rfind(opener, 0, pos)) != -1:
+        depth += segment.count(close, at + 1, pos) - 1  # only closing marks lie between
+        if depth == 0:
+            return at
+        pos = at
+    return None
 
 
 def is_quoted(text: str) -> bool:

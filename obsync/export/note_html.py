@@ -6,36 +6,29 @@ does: ``data-annotation`` on highlight, underline and image elements and
 ``data-citation-items``. Zotero's HTML export strips both data attributes;
 keys then survive only in ``zotero://open-pdf/…&annotation=KEY`` links (an
 option that is off by default), and annotations without them get stable ids.
+
+The file is read with lxml's HTML parser (see html_tree.py): comments are not
+content, entities and attributes are decoded as a browser would.
 """
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
-from obsync.export import common
-from obsync.export.better_notes import inside, span_element
-from obsync.export.html_bits import parse_attrs, spans
-from obsync.export.paragraphs import Element, ParagraphReader
-from obsync.export.zotero_markdown import link_data
+from lxml import etree
+
+from obsync.export import common, html_tree, titles
+from obsync.export.paragraphs import Element, ParagraphReader, file_titles
+from obsync.export.zotero_links import link_data
 from obsync.model import Annotation, InputError
 
 _BLOCK_TAG = re.compile(
     r"</?(?:p|h[1-6]|li|ul|ol|blockquote|div|hr|tr|td|th|table|pre|body|html|head)\b[^>]*>",
     re.IGNORECASE,
 )
-_IMG = re.compile(r"""<img\b((?:[^<>"']|"[^<"]*"|'[^<']*')*)/?>""", re.IGNORECASE)
-_OPEN_LINK = re.compile(
-    r"""\(\s*<a\b[^<>]*?href="(zotero://open-pdf/[^<>"]*)"[^<>]*>[^<]*</a>\s*\)""", re.IGNORECASE
-)
-_CITATION_ITEMS = re.compile(r"""data-citation-items="([^"]*)\"""")
-
-
 _DIV_OPEN = re.compile(r"<div\b", re.IGNORECASE)
 _DIV_CLOSE = re.compile(r"</div\s*>", re.IGNORECASE)
 
@@ -52,26 +45,12 @@ def looks_like(text: str) -> bool:
     return "data-schema-version=" in text or 'class="zotero-notes"' in text
 
 
-def html_blocks(text: str) -> Iterator[tuple[int, str]]:
-    """The contents of block elements (paragraphs, headings, list items) with their lines."""
-    cursor = 0
-    lines = common.LineCounter(text)
-    for match in _BLOCK_TAG.finditer(text + "<p>"):
-        chunk = text[cursor : match.start()]
-        if chunk.strip():
-            offset = len(chunk) - len(chunk.lstrip())
-            yield lines.line_at(cursor + offset), chunk.strip()
-        cursor = match.end()
-
-
-def titles_of(reader: ParagraphReader, text: str) -> dict[str, str]:
+def titles_of(reader: ParagraphReader, root: etree._Element) -> None:
     """Item key -> title, from the note's ``data-citation-items`` (CSL-JSON)."""
-    titles: dict[str, str] = {}
-    lines = common.LineCounter(text)
-    for match in _CITATION_ITEMS.finditer(text):
-        line = lines.line_at(match.start())
+    for holder in root.iterfind(".//*[@data-citation-items]"):
+        line = html_tree.line_of(holder) or 1
         try:
-            items = common.load_json(unquote(common.inline_text(match.group(1), markdown=False)))
+            items = common.load_json(unquote(holder.get("data-citation-items", "")))
         except ValueError as exc:
             reader.error(line, f"data-citation-items is not valid JSON ({exc})")
             continue
@@ -79,10 +58,11 @@ def titles_of(reader: ParagraphReader, text: str) -> dict[str, str]:
             if not isinstance(item, dict) or not isinstance(item.get("itemData"), dict):
                 continue
             title = item["itemData"].get("title")
+            if not isinstance(title, str) or not (title := title.strip()):
+                continue  # the paper's own title, as it is: the data is Zotero's, not a guess
             for uri in item.get("uris", []) if isinstance(item.get("uris"), list) else []:
-                if isinstance(title, str) and (ref := common.parse_item_uri(uri)) is not None:
-                    titles[ref.key] = title.strip()
-    return titles
+                if (ref := common.parse_item_uri(uri)) is not None:
+                    reader.titles[ref.key] = (title, titles.FROM_DATA)
 
 
 @dataclass(slots=True)
@@ -91,56 +71,22 @@ class NoteHtmlReader(ParagraphReader):
         return common.inline_text(raw, markdown=False)
 
     def elements(self, block: str, line: int) -> list[Element]:
-        found: list[Element] = []
-        lines = common.LineCounter(block, line)
-        for span in spans(block):
-            at = lines.line_at(span.start)
-            element = span_element(self, span, at)
-            if element is None and span.end != -1:
-                element = self.export_span(span)
-            if element is not None:
-                found.append(element)
-        starts = [e.start for e in found]  # in order: spans do not overlap
-        images: list[Element] = []
-        lines = common.LineCounter(block, line)
-        for match in _IMG.finditer(block):
-            if inside(found, starts, match.start()):
-                continue
-            attrs = parse_attrs(match.group(1))
-            at = lines.line_at(match.start())
-            data: dict[str, Any] | None = {}
-            if "data-annotation" in attrs:
-                data = self.decode(attrs["data-annotation"], at, "image annotation")
-            kind = "anchor" if data is not None else "broken"
-            images.append(Element(kind, match.start(), match.end(), data, "", attrs, image=True))
-        found = sorted(found + images, key=lambda e: e.start)
-        starts = [e.start for e in found]
-        links: list[Element] = []
-        for match in _OPEN_LINK.finditer(block):
-            if not inside(found, starts, match.start()):
-                url = html.unescape(match.group(1))
-                links.append(Element("link", match.start(), match.end(), None, url))
-        found = sorted(found + links, key=lambda e: e.start)
-        return _link_data(found)
-
-    def export_span(self, span: Any) -> Element | None:
-        """Zotero's HTML export: spans without data; citations keep only their links."""
-        classes = span.attrs.get("class", "").split()
-        if "highlight" in classes or "underline" in classes:
-            text = common.strip_quotes(self.text_of(span.inner))
-            return Element("anchor", span.start, span.end, {}, text, span.attrs)
-        return None
+        raise NotImplementedError  # paragraphs come parsed (html_tree.paragraphs)
 
 
 def _link_data(found: list[Element]) -> list[Element]:
     """Give anchors without data what the citation and open link after them say."""
     out = list(found)
+    pasted: list[int] = []
     for index, element in enumerate(out):
         if element.kind != "anchor" or element.data:
             continue
         rest = out[index + 1 : index + 4]
         link = next((e for e in rest if e.kind == "link"), None)
         citation = next((e for e in rest if e.kind == "citation"), None)
+        if element.image and link is None and citation is None:
+            pasted.append(index)  # a picture pasted into the note: no annotation
+            continue
         page = None
         if citation is not None and citation.data is not None:
             items = citation.data.get("citationItems") or [{}]
@@ -157,8 +103,9 @@ def _link_data(found: list[Element]) -> list[Element]:
                 element.text,
                 element.attrs,
                 image=element.image,
+                line=element.line,
             )
-    return out
+    return [e for index, e in enumerate(out) if index not in pasted]
 
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
@@ -169,5 +116,14 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
     elif len(_DIV_OPEN.findall(reader.text)) > len(_DIV_CLOSE.findall(reader.text)):
         end = len(reader.text.rstrip())
         reader.drop_unfinished_end(end, block_start(reader.text, end), "an unclosed <div>")
-    reader.titles.update(titles_of(reader, reader.text))
-    return reader.assemble(reader.all_drafts(html_blocks(reader.text))), reader.errors
+    tree = html_tree.parse(reader, reader.text)
+    if tree is None:
+        return [], reader.errors
+    titles_of(reader, tree)
+    paragraphs = [
+        (line, block, _link_data(found))
+        for line, block, found in html_tree.paragraphs(reader, tree)
+    ]
+    drafts = reader.parsed_drafts(paragraphs)
+    file_titles(reader, drafts, {})
+    return reader.assemble(drafts), reader.errors

@@ -13,26 +13,22 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from obsync.colors import normalise
-from obsync.export import common
+from obsync.export import common, titles
 from obsync.export.common import ItemRef
 from obsync.model import Annotation, AnnotationType, InputError, Library, Location, SourceInfo
 from obsync.names import is_reserved
 
-_LOCATOR = re.compile(r",\s*pp?\.\s*[^,;]*$")
-
 _IMAGE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 
 MAX_ERRORS = 50  # per file: a hostile file cannot flood the report
-
-TITLE_FROM_FILE = 3  # a header or the note's own item data names the paper
-TITLE_FROM_CITATION = 1
+STOP = "is not read"  # in the errors of a reader that stops reading a file part way
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +48,7 @@ class Element:
     attrs: dict[str, str] = field(default_factory=dict)
     image: bool = False
     url: str = ""  # where an image's file is, if the export says
+    line: int = 0  # its line, when a parser told (else counted from the paragraph's)
 
 
 @dataclass(slots=True)
@@ -72,7 +69,8 @@ class ParagraphReader:
     text: str
     errors: list[InputError] = field(default_factory=list)
     seen_ids: Counter[str] = field(default_factory=Counter)
-    titles: dict[str, str] = field(default_factory=dict)  # item key -> title the file gives
+    # item key -> the best title the file gives and its rank (see titles.py)
+    titles: dict[str, tuple[str, int]] = field(default_factory=dict)
     shared: dict[SourceInfo, SourceInfo] = field(default_factory=dict)  # one of each paper
     # What quoted text before a citation, with no anchor, is: Better Notes flattens underlines.
     bare_quote: AnnotationType = AnnotationType.HIGHLIGHT
@@ -103,7 +101,7 @@ class ParagraphReader:
         read, so a half-written annotation is never synced as if it were whole.
         """
         line = self.text.count("\n", 0, cut) + 1
-        self.error(line, f"the file ends inside {what} (truncated export?); its end is not read")
+        self.error(line, f"the file ends inside {what} (truncated export?); its end {STOP}")
         self.text = self.text[:block_start]
 
     def decode(self, value: str | None, line: int, what: str) -> dict[str, Any] | None:
@@ -121,14 +119,24 @@ class ParagraphReader:
 
     # -- assembling ---------------------------------------------------------------
 
-    def drafts(self, block: str, line: int) -> Iterator[Draft]:
+    def paragraph(self, block: str) -> str:
+        """A paragraph as the exporter wrote it, before the user wrapped it (a format may say)."""
+        return block
+
+    def drafts(
+        self, block: str, line: int, elements: list[Element] | None = None
+    ) -> Iterator[Draft]:
+        """The annotations of one paragraph; ``elements`` if a parser found them already."""
         current: Draft | None = None
         cursor = 0
         lines = common.LineCounter(block, line)
-        for element in self.elements(block, line):
+        if elements is None:
+            block = self.paragraph(block)
+            elements = self.elements(block, line)
+        for element in elements:
             between = block[cursor : element.start]
             cursor = element.end
-            at = lines.line_at(element.start)
+            at = element.line or lines.line_at(element.start)
             if element.kind == "link":
                 if current is not None:
                     current.comment_parts.append(between)
@@ -155,6 +163,11 @@ class ParagraphReader:
     def all_drafts(self, blocks: Iterable[tuple[int, str]]) -> list[Draft]:
         return _attach_orphan_citations([d for line, b in blocks for d in self.drafts(b, line)])
 
+    def parsed_drafts(self, blocks: Iterable[tuple[int, str, list[Element]]]) -> list[Draft]:
+        """``all_drafts`` of paragraphs whose elements a parser found."""
+        drafts = [d for line, b, found in blocks for d in self.drafts(b, line, found)]
+        return _attach_orphan_citations(drafts)
+
     def assemble(self, drafts: Iterable[Draft]) -> list[Annotation]:
         return [a for d in drafts if (a := self.annotation(d)) is not None]
 
@@ -174,8 +187,8 @@ class ParagraphReader:
                 return None
             if before.startswith("<u>") and before.endswith("</u>"):
                 kind, text = AnnotationType.UNDERLINE, common.strip_quotes(before[3:-4])
-            elif common.is_quoted(before):
-                kind, text = self.bare_quote, common.strip_quotes(before)
+            elif (quote := line_quote(before, glued=_from_zotero(draft.citation))) is not None:
+                kind, text = self.bare_quote, common.strip_quotes(quote)
             elif not before and comment and locator is not None:
                 kind, text = AnnotationType.NOTE, ""
             else:
@@ -228,15 +241,13 @@ class ParagraphReader:
         else:
             link = f"zotero://select/{source_ref.library.link_part()}/items/{source_ref.key}"
         image = self.image_file(anchor, draft.line) if anchor is not None and anchor.url else None
-        title, rank = citation_title(citation_text), TITLE_FROM_CITATION
-        if source_ref.key in self.titles:
-            title, rank = self.titles[source_ref.key], TITLE_FROM_FILE
+        title, rank = self.title_of(source_ref.key, data, citation_text)
         source = SourceInfo(
             key=source_ref.key,
             library=source_ref.library,
-            title=title or source_ref.key,
-            title_rank=rank if title else 0,
-            citation=_LOCATOR.sub("", citation_text).strip(),
+            title=title,
+            title_rank=rank,
+            citation=titles.LOCATOR.sub("", citation_text).strip(),
         )
         # A paper's annotations share one SourceInfo, colour and page strings: 100,000
         # annotations in memory take a fifth less.
@@ -257,6 +268,35 @@ class ParagraphReader:
             sort_index=common.position_sort_key(position, page_label),
             attachment_key=attachment.key if attachment else "",
         )
+
+    def title_of(self, key: str, data: dict[str, Any], citation_text: str) -> tuple[str, int]:
+        """The best title known for the paper ``key`` and its rank (see titles.py).
+
+        Never a bare key: a paper nothing names is "Zotero item KEY", ranked lowest.
+        """
+        best = ("", 0)
+        item = data.get("citationItem")
+        item_data = item.get("itemData") if isinstance(item, dict) else None
+        if isinstance(item_data, dict) and isinstance(item_data.get("title"), str):
+            best = (item_data["title"].strip(), titles.FROM_DATA)
+        if not best[0] and key in self.titles:
+            best = self.titles[key]
+        if not best[0]:
+            best = (titles.citation_title(citation_text), titles.FROM_CITATION)
+        if not best[0]:
+            return f"Zotero item {key}", 0
+        return best
+
+    def source_key(self, draft: Draft) -> str | None:
+        """The paper a draft belongs to, as ``annotation`` will find it (without reporting)."""
+        data = draft.anchor.data or {} if draft.anchor is not None else {}
+        if (parent := citation_parent(data, draft.citation)) is not None:
+            return parent.key
+        if attachment := common.parse_item_uri(data.get("attachmentURI", data.get("uri"))):
+            return attachment.key
+        if draft.citation is not None and (ref := self.unknown_source(draft.citation.text)):
+            return ref.key
+        return None
 
     def item_ref(self, uri: object, line: int) -> ItemRef | None:
         """A Zotero item URI from annotation data; one that is there but unusable is reported."""
@@ -282,7 +322,7 @@ class ParagraphReader:
 
     def unknown_source(self, citation_text: str) -> ItemRef | None:
         """A stand-in for the paper when the export names it only by its citation text."""
-        short = _LOCATOR.sub("", citation_text).strip()
+        short = titles.LOCATOR.sub("", citation_text).strip()
         if not short:
             return None
         return ItemRef(Library(), common.stable_id("source", short))
@@ -338,6 +378,20 @@ class ParagraphReader:
         return None
 
 
+def line_quote(text: str, *, glued: bool = False) -> str | None:
+    """The quote ``text`` ends with, if it starts a line: a user's own line may come above
+    it, but a quote inside a sentence of theirs is theirs, unless it is ``glued`` to a
+    citation that links to Zotero (a quote and citation pasted from Zotero)."""
+    where = common.quote_before(text)
+    if where is None or (not glued and text[: where[0]].strip(" \t")[-1:] not in ("", "\n")):
+        return None
+    return text[where[0] : where[1]]
+
+
+def _from_zotero(citation: Element | None) -> bool:
+    return any(item.get("uris") for item in citation_items(citation))
+
+
 def valid_key(key: str) -> bool:
     """A key obsync can use as a note's name: letters, digits, ``_``, ``-``; no device name."""
     return common.KEY.fullmatch(key) is not None and not is_reserved(key)
@@ -377,20 +431,53 @@ def citation_parent(data: dict[str, Any], citation: Element | None) -> ItemRef |
     return None
 
 
-def citation_title(citation: str) -> str:
-    """``Zhao et al., 2023, p. 1`` -> ``Zhao et al., 2023``; ``“Title”, p. 3`` -> ``Title``."""
-    short = _LOCATOR.sub("", citation).strip()
-    return common.strip_quotes(short) if common.is_quoted(short.split(",")[0]) else short
+def file_titles(
+    reader: ParagraphReader,
+    drafts: list[Draft],
+    fields: Mapping[str, object],
+    header_lines: int = 0,
+) -> None:
+    """Give the paper most of the file's annotations belong to the title the file states.
 
-
-def main_parent(drafts: Iterable[Draft]) -> str | None:
-    """The item most annotations of a file belong to."""
-    parents = Counter(
-        ref.key
-        for d in drafts
-        if (ref := citation_parent(d.anchor.data or {} if d.anchor else {}, d.citation))
+    ``fields`` is the file's front matter (a Better Notes header's ``parent`` first);
+    the text may hold a Dataview ``Title::`` line or a loose ``title:`` line, the text
+    above the first annotation a reference line; last comes the file's own name.
+    """
+    papers = Counter(key for d in drafts if (key := reader.source_key(d)) is not None)
+    if not papers:
+        return
+    main = papers.most_common(1)[0][0]
+    lines = reader.text.split("\n")
+    above = "\n".join(lines[header_lines : min(d.line for d in drafts) - 1])
+    body = "\n".join(line for line in lines[header_lines:] if "<" not in line and "](" not in line)
+    parent = fields.get("parent")
+    candidates = (
+        (parent.strip() if isinstance(parent, str) else "", titles.FROM_HEADER),  # Zotero's
+        (titles.front_matter_title(fields), titles.FROM_FILE),
+        (titles.text_title(body), titles.FROM_FILE),
+        (titles.reference_title(above), titles.FROM_REFERENCE),
+        (titles.file_name_title(reader.path), titles.FROM_REFERENCE),
     )
-    return parents.most_common(1)[0][0] if parents else None
+    for title, rank in candidates:
+        if title and rank > reader.titles.get(main, ("", 0))[1]:
+            reader.titles[main] = (title, rank)
+            break
+    if len(papers) > 1:
+        _heading_titles(reader, drafts)
+
+
+def _heading_titles(reader: ParagraphReader, drafts: list[Draft]) -> None:
+    """A note of several papers' annotations has a ``## Title`` heading above each paper's."""
+    lines = reader.text.split("\n")
+    for draft in drafts:
+        key = reader.source_key(draft)
+        above = draft.line - 2
+        while above >= 0 and not lines[above].strip():
+            above -= 1
+        if key is None or above < 0 or key in reader.titles:
+            continue
+        if title := titles.heading_title(lines[above]):
+            reader.titles[key] = (title, titles.FROM_FILE)
 
 
 def _attach_orphan_citations(drafts: list[Draft]) -> list[Draft]:
