@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
@@ -46,6 +46,9 @@ class Folders(_Strict):
 
 class Notes(_Strict):
     marker: Annotated[str, Field(min_length=1)] = DEFAULT_MARKER
+    # How a new literature note is named: the paper's title, its citation ("Zhao et al.,
+    # 2023") or its Zotero item key. Notes that exist keep their names.
+    literature_name: Literal["title", "citation", "key"] = "title"
 
     @field_validator("marker")
     @classmethod
@@ -119,6 +122,7 @@ class Settings:
     colors: Mapping[str, tuple[str, ...]]
     config_file: Path | None
     daemon: Daemon = field(default_factory=Daemon)
+    literature_name: str = "title"
     templates: Templates = DEFAULT_TEMPLATES
 
 
@@ -273,6 +277,7 @@ def resolve(
         sources_folder=config.folders.sources,
         attachments_folder=config.folders.attachments,
         marker=config.notes.marker,
+        literature_name=config.notes.literature_name,
         colors={key: tuple(tags) for key, tags in config.colors.items()},
         config_file=found,
         daemon=config.daemon,

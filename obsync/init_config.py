@@ -85,7 +85,10 @@ def config_text(export: Path | None, vault: Path | None) -> str:
         ("sources", folders.sources, "one literature note per paper"),
         ("attachments", folders.attachments, "images of image annotations"),
     )
-    marker = _rows(("marker", notes.marker, ""))
+    marker = _rows(
+        ("marker", notes.marker, ""),
+        ("literature_name", notes.literature_name, '"title", "citation" or "key"'),
+    )
     colors = _rows(
         ("yellow", ["important"], "an example"),
         ('"#ffec00"', ["imported"], "an example"),
@@ -124,6 +127,8 @@ def config_text(export: Path | None, vault: Path | None) -> str:
 [notes]
 # The line that separates what obsync writes (above) from what you write (below). Set it
 # before the first sync: notes with another marker line are left alone, and reported.
+# literature_name: how a new literature note is named, by the paper's title (found in
+# the export: see the README), its citation ("Zhao et al., 2023") or its Zotero item key.
 {marker}
 
 [colors]

@@ -552,6 +552,16 @@ def combine(plans: Sequence[Plan]) -> Plan:
     )
 
 
+def literature_name(source: SourceInfo, rule: str) -> str:
+    """A new literature note's name by the configured rule: the paper's title (the readers
+    rank where it came from, see export/titles.py), its citation, or its item key."""
+    if rule == "key":
+        return source.key
+    if rule == "citation" and source.citation:
+        return source.citation
+    return source.title
+
+
 def _source_paths(planner: _Planner, sources: Mapping[str, SourceInfo]) -> dict[str, PurePosixPath]:
     """Where each paper's literature note is, or will be (a new name, free in the vault)."""
     paths: dict[str, PurePosixPath] = {}
@@ -560,7 +570,8 @@ def _source_paths(planner: _Planner, sources: Mapping[str, SourceInfo]) -> dict[
         if found is not None:
             paths[key] = found.path
         else:
-            stem = safe_stem(sources[key].title, fallback=key)
+            name = literature_name(sources[key], planner.settings.literature_name)
+            stem = safe_stem(name, fallback=f"Zotero item {key}")
             paths[key] = planner.new_path(planner.settings.sources_folder, stem, key)
     return paths
 

@@ -172,7 +172,7 @@ def test_unexpected_error_exit_3(
         ("[daemon]\ndebounce = -1\n", "daemon.debounce", "greater than 0"),
         ("[daemon]\ndebunce = 1\n", "daemon.debunce", "unknown key (did you mean 'debounce'?)"),
         ("vualt = '/v'\n", "vualt", "unknown key (did you mean 'vault'?)"),
-        ("[notes]\nzzz = 1\n", "notes.zzz", "unknown key (known keys: marker)"),
+        ("[notes]\nzzz = 1\n", "notes.zzz", "unknown key (known keys: marker, literature_name)"),
         ("[colors]\nchartreuse = ['x']\n", "colors", "'chartreuse' is not a colour"),
         ("folders = 'x'\n", "folders", "must be a table, [folders]"),
     ],

@@ -448,3 +448,42 @@ def test_a_stop_asked_once_everything_is_written_leaves_a_complete_sync(
     report = run_sync(settings, full=True, stop=lambda: True)  # nothing to write
     assert report.applied is not None and not report.applied.skipped
     assert run_sync(settings).scope != "all"  # what changed only, not everything
+
+
+@pytest.mark.parametrize(
+    ("rule", "name"),
+    [
+        ("title", "A Survey of Large Language Models"),
+        ("citation", "Zhao et al., 2023"),
+        ("key", "7UKARWPR"),
+    ],
+)
+def test_literature_notes_are_named_by_the_configured_rule(
+    export_dir: Path,
+    vault: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rule: str,
+    name: str,
+) -> None:
+    copy_fixture(export_dir)
+    age(export_dir)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[notes]\nliterature_name = "{rule}"\n')
+    sync_json(capsys, export_dir, vault, "--config", str(config))
+    assert name in {p.stem for p in (vault / "Zotero" / "Sources").glob("*.md")}
+
+
+def test_a_literature_note_keeps_its_name_when_the_rule_changes(
+    export_dir: Path, vault: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by its item key: renaming it would break the user's links to it."""
+    copy_fixture(export_dir)
+    age(export_dir)
+    sync_json(capsys, export_dir, vault)
+    config = tmp_path / "config.toml"
+    config.write_text('[notes]\nliterature_name = "citation"\n')
+    sync_json(capsys, export_dir, vault, "--config", str(config), "--full")
+    sources = {p.stem for p in (vault / "Zotero" / "Sources").glob("*.md")}
+    assert "A Survey of Large Language Models" in sources
+    assert "Zhao et al., 2023" not in sources
