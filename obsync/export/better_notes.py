@@ -73,12 +73,16 @@ class BetterNotesReader(ParagraphReader):
                 )
         found = sorted(found + images, key=lambda e: e.start)
         if zotero_links.has_links(block):  # Zotero's Markdown links, pasted in
-            masked = list(block)
-            for element in found:
-                masked[element.start : element.end] = " " * (element.end - element.start)
-            text = "".join(masked)
-            pasted = zotero_links.link_elements(text)
-            found += zotero_links.anchor_quotes(self, text, pasted)
+            parts: list[str] = []
+            cursor = 0
+            for element in found:  # what the elements hold is blanked, offsets kept
+                parts += (block[cursor : element.start], " " * (element.end - element.start))
+                cursor = element.end
+            text = "".join(parts) + block[cursor:]
+            pasted = zotero_links.anchor_quotes(self, text, zotero_links.link_elements(text))
+            found += [
+                e for e in pasted if e.kind != "citation" or _quoted_or_linked(e, pasted, text)
+            ]
             found.sort(key=lambda e: e.start)
         return found
 
@@ -93,6 +97,22 @@ class BetterNotesReader(ParagraphReader):
         kind = "anchor" if data is not None else "broken"
         url = match.group(2).strip("<>")
         return Element(kind, match.start(), match.end(), data, "", attrs, image=True, url=url)
+
+
+def _quoted_or_linked(citation: Element, pasted: list[Element], text: str) -> bool:
+    """A pasted citation that belongs to a quote or an open link, not one in running text:
+    a Better Notes file's own notes have Better Notes' citations."""
+    if text[: citation.start].rstrip()[-1:] in _CLOSING_QUOTES:
+        return True
+    at = pasted.index(citation)
+    before = pasted[at - 1] if at > 0 else None
+    after = pasted[at + 1] if at + 1 < len(pasted) else None
+    return (before is not None and before.kind == "anchor") or (
+        after is not None and after.kind == "link"
+    )
+
+
+_CLOSING_QUOTES = frozenset(common.QUOTE_PAIRS.values())
 
 
 def inside(found: list[Element], starts: list[int], pos: int) -> bool:

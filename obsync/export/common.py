@@ -194,11 +194,12 @@ def unfinished_link(text: str) -> int | None:
 
 # An annotation key as the bytes of an export show it: in ``data-annotation`` JSON (URL-encoded,
 # HTML-escaped or plain) and in the ``annotation=KEY`` of Zotero's open links.
+_QUOTE_MARK = r"(?:%22|&quot;|&\#x22;|&\#34;|\\?\")"
+# One literal prefix ("annotation"), so the scan is fast; the link form's "?", "&" or "%26"
+# before it is checked in visible_keys.
 _VISIBLE_KEY = re.compile(
-    r"annotationKey(?:%22|&quot;|&\#x22;|&\#34;|\\?\")\s*(?::|%3A)\s*(?:%20)*"
-    r"(?:%22|&quot;|&\#x22;|&\#34;|\\?\")(?P<data>[A-Za-z0-9_-]{1,32})"
-    r"|(?:[?&;]|%26)annotation(?:=|%3D)(?P<link>[A-Za-z0-9_-]{1,32})",
-    re.IGNORECASE,
+    rf"annotation(?:Key{_QUOTE_MARK}\s*(?::|%3[aA])\s*(?:%20)*{_QUOTE_MARK}(?P<data>[A-Za-z0-9_-]{{1,32}})"
+    r"|(?:=|%3[dD])(?P<link>[A-Za-z0-9_-]{1,32}))"
 )
 _HTML_COMMENT = re.compile(r"(?<!\\)<!--.*?(?:-->|\Z)", re.DOTALL)
 
@@ -218,8 +219,14 @@ def visible_keys(text: str) -> dict[str, int]:
     """Every annotation key the text shows outside HTML comments, with its first line."""
     keys: dict[str, int] = {}
     lines = LineCounter(text)
-    for match in _VISIBLE_KEY.finditer(without_html_comments(text)):
-        key = match.group("data") or match.group("link")
+    shown = without_html_comments(text)
+    for match in _VISIBLE_KEY.finditer(shown):
+        key = match.group("data")
+        if key is None:
+            at = match.start()
+            if shown[at - 1 : at] not in ("?", "&", ";") and shown[at - 3 : at] != "%26":
+                continue  # "annotation=" in running text, not a link's parameter
+            key = match.group("link")
         if key not in keys:
             keys[key] = lines.line_at(match.start())
     return keys

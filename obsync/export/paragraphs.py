@@ -172,24 +172,23 @@ class ParagraphReader:
         return [a for d in drafts if (a := self.annotation(d)) is not None]
 
     def annotation(self, draft: Draft) -> Annotation | None:
-        comment = common.clean_comment(self.text_of("".join(draft.comment_parts)))
-        citation_text = draft.citation.text if draft.citation else ""
-        locator = citation_locator(draft.citation)
         anchor = draft.anchor
-        if anchor is not None and anchor.kind == "broken":
+        if (anchor is not None and anchor.kind == "broken") or (
+            anchor is None and draft.citation is None
+        ):
             return None
+        locator = citation_locator(draft.citation)
+        comment = ""
         data: dict[str, Any]
         if anchor is None:
             # Quoted text and a citation, or a citation with a page and a comment; a citation
             # without a page in a paragraph of the user's own is not an annotation.
-            before = self.text_of(draft.before).strip()
-            if draft.citation is None:
-                return None
+            before = self.text_of(draft.before).strip() if draft.before.strip() else ""
             if before.startswith("<u>") and before.endswith("</u>"):
                 kind, text = AnnotationType.UNDERLINE, common.strip_quotes(before[3:-4])
-            elif (quote := line_quote(before, glued=_from_zotero(draft.citation))) is not None:
+            elif before and (quote := line_quote(before, glued=_from_zotero(draft.citation))):
                 kind, text = self.bare_quote, common.strip_quotes(quote)
-            elif not before and comment and locator is not None:
+            elif not before and locator is not None and (comment := self.comment_of(draft)):
                 kind, text = AnnotationType.NOTE, ""
             else:
                 return None
@@ -204,6 +203,8 @@ class ParagraphReader:
             else:
                 kind = AnnotationType.HIGHLIGHT
 
+        comment = comment or self.comment_of(draft)
+        citation_text = draft.citation.text if draft.citation else ""
         attachment = self.item_ref(data.get("attachmentURI", data.get("uri")), draft.line)
         parent = citation_parent(data, draft.citation)
         self.check_citation_uris(data, draft)
@@ -268,6 +269,9 @@ class ParagraphReader:
             sort_index=common.position_sort_key(position, page_label),
             attachment_key=attachment.key if attachment else "",
         )
+
+    def comment_of(self, draft: Draft) -> str:
+        return common.clean_comment(self.text_of("".join(draft.comment_parts)))
 
     def title_of(self, key: str, data: dict[str, Any], citation_text: str) -> tuple[str, int]:
         """The best title known for the paper ``key`` and its rank (see titles.py).
@@ -443,7 +447,9 @@ def file_titles(
     the text may hold a Dataview ``Title::`` line or a loose ``title:`` line, the text
     above the first annotation a reference line; last comes the file's own name.
     """
-    papers = Counter(key for d in drafts if (key := reader.source_key(d)) is not None)
+    # The papers of the file's highlights and images; only failing those, of its notes.
+    anchored = [d for d in drafts if d.anchor is not None] or drafts
+    papers = Counter(key for d in anchored if (key := reader.source_key(d)) is not None)
     if not papers:
         return
     main = papers.most_common(1)[0][0]

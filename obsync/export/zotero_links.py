@@ -9,6 +9,7 @@ Markdown readers share it.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -86,8 +87,14 @@ def link_elements(block: str) -> list[Element]:
 
 
 def _citation(source: str, start: int, end: int) -> Element:
+    data, text = _citation_of(source)
+    return Element("citation", start, end, data, text)
+
+
+@functools.lru_cache(maxsize=1024)  # a paper's citations repeat, page after page
+def _citation_of(source: str) -> tuple[dict[str, Any], str]:
     text = "; ".join(label for label, _url in ONE_ITEM.findall(source))
-    return Element("citation", start, end, common.citation_from_links(source, text), text)
+    return common.citation_from_links(source, text), text
 
 
 def anchor_quotes(reader: ParagraphReader, block: str, found: list[Element]) -> list[Element]:
