@@ -58,7 +58,8 @@ def test_status_reports_counts_conflicts_and_errors(
     assert main(["status", "--vault", str(vault)]) == 0
     text = capsys.readouterr().out
     assert "daemon:      not running" in text and "conflicts:   1" in text
-    assert "RC4HW3AF.md" in text and ":16: annotation data is not valid JSON" in text
+    assert "RC4HW3AF.md" in text
+    assert ":16: annotation N2CMT2A1: annotation data is not valid JSON" in text
     # A later sync that finds nothing new, or syncs other papers: the conflict stays open
     # while its copy is in the vault, and is closed once the user deletes the copy.
     other.write_text(other.read_text().replace("Another paper", "Another paper, changed"))

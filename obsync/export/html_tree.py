@@ -15,8 +15,10 @@ stays as simple tags (``<b>``, ``<i>``, ``<br>``…) with the text HTML-escaped,
 
 from __future__ import annotations
 
+import bisect
 import html
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from lxml import etree
@@ -33,8 +35,15 @@ _BLOCKS = frozenset(
         "main",
     }
 )
+# Tags inline_text reads as formatting (the rest it drops, keeping their text).
+_FORMATTING = ("b", "strong", "i", "em", "u", "sub", "sup", "br")
 _KEPT = frozenset(["b", "strong", "i", "em", "u", "sub", "sup", "s", "del", "code"])
 _OPEN_KINDS = ("pdf", "epub", "snapshot")
+_READ_TAGS = ("span", "img", "a")  # the elements obsync may read; the rest is formatting
+_MAY_READ = re.compile(r"<(?:span|img|a)\b", re.IGNORECASE)
+# One parser for the process: a parser holds no document between parses, and obsync reads
+# in one thread (the forked reader has a copy of its own).
+_PARSER = etree.HTMLParser(recover=True, no_network=True)
 
 
 def parse(reader: ParagraphReader, text: str) -> etree._Element | None:
@@ -53,13 +62,14 @@ def parse(reader: ParagraphReader, text: str) -> etree._Element | None:
 
 
 class _Paragraph:
-    __slots__ = ("elements", "line", "parts", "size")
+    __slots__ = ("elements", "escape", "line", "parts", "size")
 
-    def __init__(self, line: int) -> None:
+    def __init__(self, line: int, escape: Callable[[str | None], str] | None = None) -> None:
         self.line = line
         self.parts: list[str] = []
         self.elements: list[Element] = []
         self.size = 0
+        self.escape = escape or _escape
 
     def add(self, text: str) -> None:
         if text:
@@ -87,7 +97,7 @@ def _walk(
     reader: ParagraphReader, node: etree._Element, current: _Paragraph, done: list[_Paragraph]
 ) -> _Paragraph:
     """Add ``node``'s content to ``current``; block children start paragraphs of their own."""
-    current.add(_escape(node.text))
+    current.add(current.escape(node.text))
     for child in node:
         tag = child.tag if isinstance(child.tag, str) else ""
         if tag.lower() in _BLOCKS:
@@ -97,18 +107,28 @@ def _walk(
             current = _Paragraph(line_of(child) or current.line)
         elif tag:
             _inline(reader, child, current)
-        current.add(_escape(child.tail))
+        current.add(current.escape(child.tail))
     return current
 
 
-def _inline(reader: ParagraphReader, node: etree._Element, paragraph: _Paragraph) -> None:
-    """An inline element: one obsync reads becomes an element; formatting stays as tags."""
-    tag = node.tag.lower() if isinstance(node.tag, str) else ""
+def _inline(
+    reader: ParagraphReader, node: etree._Element, paragraph: _Paragraph, offset: int = 0
+) -> None:
+    """An inline element: one obsync reads becomes an element; formatting stays as tags.
+    ``offset`` is added to the parser's line numbers (a paragraph parsed on its own)."""
+    tag = node.tag if isinstance(node.tag, str) else ""  # lower case: the parser's
     if not tag:
         return  # a comment or processing instruction: not content
-    found = _element(reader, node, paragraph.size)
-    if found is not None:
-        paragraph.element(found)
+    if tag in _READ_TAGS:
+        found = _element(reader, node, paragraph.size, offset)
+        if found is not None:
+            paragraph.element(found)
+            return
+    elif next(node.iter(*_READ_TAGS), None) is None:  # formatting only: as the parser writes it
+        html_source = etree.tostring(node, encoding=str, method="html", with_tail=False)
+        paragraph.add(
+            _put_back(html_source) if paragraph.escape is _markdown_escape else html_source
+        )
         return
     if tag == "br":
         paragraph.add("<br>")
@@ -116,36 +136,129 @@ def _inline(reader: ParagraphReader, node: etree._Element, paragraph: _Paragraph
     kept = tag in _KEPT
     if kept:
         paragraph.add(f"<{tag}>")
-    paragraph.add(_escape(node.text))
+    paragraph.add(paragraph.escape(node.text))
     for child in node:
-        _inline(reader, child, paragraph)
-        paragraph.add(_escape(child.tail))
+        _inline(reader, child, paragraph, offset)
+        paragraph.add(paragraph.escape(child.tail))
     if kept:
         paragraph.add(f"</{tag}>")
 
 
+# Markdown escapes of "<" and "&", and a "<" starting a link's address: text, not HTML. They
+# stand aside while the parser reads the rest, as private-use characters of the same length,
+# so they can be put back in the whole text at the end without moving any element.
+_ASIDE = (("\\<", "\\\ue000"), ("\\&", "\\\ue001"), ("](<", "](\ue002"))
+
+
+_CONTAINER = "obsync-paragraph"
+_CONTAINER_NAME = re.compile(_CONTAINER, re.IGNORECASE)
+# A paragraph with this many tags is read on its own: were it nested past the parser's
+# limit, the parser would stop there and lose the paragraphs after it.
+_ALONE_FROM = 200
+
+
+def markdown_paragraphs(
+    reader: ParagraphReader, blocks: Iterable[tuple[int, str]]
+) -> Iterator[tuple[int, str, list[Element]]]:
+    """Markdown paragraphs holding raw HTML (Better Notes'), read with the parser.
+
+    Each comes back as Markdown text in which each element read is a placeholder (as
+    in ``paragraphs``); everything else stays as the exporter wrote it, but for
+    formatting tags (written as the parser writes them). The paragraphs with elements
+    to read are parsed as one document, each in a container of its own that closes
+    whatever it leaves open: one parse per file, not per paragraph.
+    """
+    pending: list[tuple[int, str]] = []
+    for line, block in blocks:
+        if "<" not in block or _MAY_READ.search(block) is None:
+            yield from _parsed(reader, pending)
+            pending = []
+            yield line, block, []  # no element to read: formatting stays for inline_text
+        elif block.count("<") >= _ALONE_FROM:
+            yield from _parsed(reader, pending)
+            pending = []
+            yield from _parsed(reader, [(line, block)])
+        else:
+            pending.append((line, block))
+    yield from _parsed(reader, pending)
+
+
+def _parsed(
+    reader: ParagraphReader, blocks: list[tuple[int, str]]
+) -> Iterator[tuple[int, str, list[Element]]]:
+    if not blocks:
+        return
+    sources, starts, at = [], [], 1  # each container's first line in the document
+    for _line, block in blocks:
+        for text, aside in _ASIDE:
+            block = block.replace(text, aside)
+        if _CONTAINER in block.lower():
+            block = _CONTAINER_NAME.sub(_CONTAINER.replace("-", "_"), block)
+        sources.append(f"<{_CONTAINER}>{block}</{_CONTAINER}>\n")
+        starts.append(at)
+        at += block.count("\n") + 1
+    root = etree.fromstring("".join(sources), _PARSER)
+    for entry in _PARSER.error_log:
+        if "depth" in entry.message.lower():
+            index = max(0, bisect.bisect_right(starts, entry.line) - 1)
+            where = blocks[index][0] + entry.line - starts[index]
+            reader.error(where, f"HTML nested too deeply to read: the rest of the file {STOP}")
+            break
+    containers = [] if root is None else root.iterfind(f"body/{_CONTAINER}")
+    for (line, _block), start, node in zip(blocks, starts, containers, strict=False):
+        paragraph = _Paragraph(line, _markdown_escape)
+        paragraph.add(paragraph.escape(node.text))
+        for child in node:
+            _inline(reader, child, paragraph, line - start)
+            paragraph.add(paragraph.escape(child.tail))
+        yield line, _put_back("".join(paragraph.parts)), paragraph.elements
+
+
+def first_img(source: str) -> dict[str, str]:
+    """The attributes of the first ``<img>`` in ``source`` (an image's alt text), or none."""
+    if "<" not in source:
+        return {}
+    root = etree.fromstring(source, etree.HTMLParser(recover=True, no_network=True))
+    image = root.find(".//img") if root is not None else None
+    if image is None:
+        return {}
+    return {str(k).lower(): str(v) for k, v in image.attrib.items()}
+
+
+def _markdown_escape(text: str | None) -> str:
+    """Markdown text the parser gave back: a "<" it read as text stays text (escaped), and
+    what stood aside is put back."""
+    return text.replace("<", "\\<") if text and "<" in text else text or ""
+
+
+def _put_back(text: str) -> str:
+    for original, aside in _ASIDE:
+        if aside[-1] in text:
+            text = text.replace(aside, original)
+    return text
+
+
 def inner_source(node: etree._Element) -> str:
-    """An element's content as simple HTML: text escaped, formatting and link tags kept."""
+    """An element's content as HTML (as the parser writes it): what ``common.inline_text``
+    reads; links keep their addresses."""
     parts = [_escape(node.text)]
-    for child in node:
-        tag = child.tag.lower() if isinstance(child.tag, str) else ""
-        if tag == "br":
-            parts.append("<br>")
-        elif tag == "a":
-            href = html.escape(child.get("href", ""))
-            parts.append(f'<a href="{href}">{inner_source(child)}</a>')
-        elif tag in _KEPT:
-            parts.append(f"<{tag}>{inner_source(child)}</{tag}>")
-        elif tag:
-            parts.append(inner_source(child))
-        parts.append(_escape(child.tail))
+    parts += (etree.tostring(child, encoding=str, method="html") for child in node)
     return "".join(parts)
 
 
-def _element(reader: ParagraphReader, node: etree._Element, at: int) -> Element | None:
-    tag = node.tag.lower()
-    line = line_of(node)
-    attrs = {str(k).lower(): str(v) for k, v in node.attrib.items()}
+def inner_text(node: etree._Element) -> str:
+    """An element's text, formatting marked as ``common.inline_text`` marks it."""
+    if next(node.iter(*_FORMATTING), None) is None:
+        return "".join(str(t) for t in node.itertext())  # plain: the parser decoded it
+    return common.inline_text(inner_source(node), markdown=False)
+
+
+def _element(
+    reader: ParagraphReader, node: etree._Element, at: int, offset: int = 0
+) -> Element | None:
+    tag = node.tag
+    line = line_of(node) + offset
+    attrs: dict[str, str] = dict(node.attrib)  # type: ignore[arg-type]  # names lower-cased
     classes = attrs.get("class", "").split()
     if tag == "img":
         data: dict[str, Any] | None = {}
@@ -163,19 +276,22 @@ def _element(reader: ParagraphReader, node: etree._Element, at: int) -> Element 
         return None
     ztype = attrs.get("ztype", "")
     if ztype == "zcitation" or "citation" in classes:
-        source = inner_source(node)
-        text = common.inline_text(source, markdown=False).strip()
+        text = inner_text(node).strip()
         if text.startswith("(") and text.endswith(")"):
             text = text[1:-1].strip()
         if "data-citation" in attrs:
             data = reader.decode(attrs["data-citation"], line, "citation")
         else:  # Zotero's HTML export keeps only the links
-            data = common.citation_from_links(source, text)
+            data = common.citation_from_links(inner_source(node), text)
         return Element("citation", at, at + 1, data, text, attrs, line=line)
     if ztype == "zhighlight" or ({"highlight", "underline"} & set(classes)):
-        text = common.strip_quotes(common.inline_text(inner_source(node), markdown=False))
-        if "data-annotation" not in attrs:  # Zotero's HTML export: the links give the data
-            return Element("anchor", at, at + 1, {}, text, attrs, line=line)
+        if not ztype and not reader.spans_without_data and "data-annotation" not in attrs:
+            return None  # text in a highlight's colours, no more
+        text = common.strip_quotes(inner_text(node))
+        if "data-annotation" not in attrs:
+            if ztype:  # Better Notes' highlight that lost its data: no annotation to make
+                return Element("broken", at, at + 1, None, "", attrs, line=line)
+            return Element("anchor", at, at + 1, {}, text, attrs, line=line)  # links give data
         data = reader.decode(attrs["data-annotation"], line, "annotation")
         if data is None:  # reported; the span still owns its citation and comment
             return Element("broken", at, at + 1, None, "", attrs, line=line)

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from obsync.export import common, html_tree, titles
-from obsync.export.paragraphs import Element, ParagraphReader, file_titles
+from obsync.export.paragraphs import Element, ParagraphReader, with_file_titles
 from obsync.export.zotero_links import link_data
 from obsync.model import Annotation, InputError
 
@@ -67,6 +67,8 @@ def titles_of(reader: ParagraphReader, root: etree._Element) -> None:
 
 @dataclass(slots=True)
 class NoteHtmlReader(ParagraphReader):
+    spans_without_data: bool = True
+
     def text_of(self, raw: str) -> str:
         return common.inline_text(raw, markdown=False)
 
@@ -125,5 +127,4 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
         for line, block, found in html_tree.paragraphs(reader, tree)
     ]
     drafts = reader.parsed_drafts(paragraphs)
-    file_titles(reader, drafts, {})
-    return reader.assemble(drafts), reader.errors
+    return with_file_titles(reader, reader.assemble(drafts), {}), reader.errors

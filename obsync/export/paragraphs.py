@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -74,6 +74,8 @@ class ParagraphReader:
     shared: dict[SourceInfo, SourceInfo] = field(default_factory=dict)  # one of each paper
     # What quoted text before a citation, with no anchor, is: Better Notes flattens underlines.
     bare_quote: AnnotationType = AnnotationType.HIGHLIGHT
+    # Whether highlight spans without data are annotations (Zotero's HTML export strips it).
+    spans_without_data: bool = False
 
     def error(self, line: int | None, message: str) -> None:
         """Report a problem; past ``MAX_ERRORS`` a file's further problems are not listed."""
@@ -291,17 +293,6 @@ class ParagraphReader:
             return f"Zotero item {key}", 0
         return best
 
-    def source_key(self, draft: Draft) -> str | None:
-        """The paper a draft belongs to, as ``annotation`` will find it (without reporting)."""
-        data = draft.anchor.data or {} if draft.anchor is not None else {}
-        if (parent := citation_parent(data, draft.citation)) is not None:
-            return parent.key
-        if attachment := common.parse_item_uri(data.get("attachmentURI", data.get("uri"))):
-            return attachment.key
-        if draft.citation is not None and (ref := self.unknown_source(draft.citation.text)):
-            return ref.key
-        return None
-
     def item_ref(self, uri: object, line: int) -> ItemRef | None:
         """A Zotero item URI from annotation data; one that is there but unusable is reported."""
         if uri is None:
@@ -435,55 +426,85 @@ def citation_parent(data: dict[str, Any], citation: Element | None) -> ItemRef |
     return None
 
 
-def file_titles(
+def with_file_titles(
     reader: ParagraphReader,
-    drafts: list[Draft],
+    annotations: list[Annotation],
     fields: Mapping[str, object],
     header_lines: int = 0,
-) -> None:
+) -> list[Annotation]:
     """Give the paper most of the file's annotations belong to the title the file states.
 
     ``fields`` is the file's front matter (a Better Notes header's ``parent`` first);
     the text may hold a Dataview ``Title::`` line or a loose ``title:`` line, the text
-    above the first annotation a reference line; last comes the file's own name.
+    above the first annotation a reference line; last comes the file's own name. In a
+    note of several papers, a ``## Title`` heading names the paper whose annotations
+    follow it. A title the annotation data gave (ranked higher) stays.
     """
+    if not annotations:
+        return annotations
     # The papers of the file's highlights and images; only failing those, of its notes.
-    anchored = [d for d in drafts if d.anchor is not None] or drafts
-    papers = Counter(key for d in anchored if (key := reader.source_key(d)) is not None)
-    if not papers:
-        return
+    marked = [a for a in annotations if a.type not in _WITHOUT_ANCHOR] or annotations
+    papers = Counter(a.source.key for a in marked)
     main = papers.most_common(1)[0][0]
+    ranks = {a.source.key: a.source.title_rank for a in annotations}
     lines = reader.text.split("\n")
-    above = "\n".join(lines[header_lines : min(d.line for d in drafts) - 1])
-    body = "\n".join(line for line in lines[header_lines:] if "<" not in line and "](" not in line)
+    first = min(a.location.line for a in annotations)
+
+    def body() -> str:
+        kept = (line for line in lines[header_lines:] if "<" not in line and "](" not in line)
+        return "\n".join(kept)
+
     parent = fields.get("parent")
-    candidates = (
-        (parent.strip() if isinstance(parent, str) else "", titles.FROM_HEADER),  # Zotero's
-        (titles.front_matter_title(fields), titles.FROM_FILE),
-        (titles.text_title(body), titles.FROM_FILE),
-        (titles.reference_title(above), titles.FROM_REFERENCE),
-        (titles.file_name_title(reader.path), titles.FROM_REFERENCE),
+    candidates: tuple[tuple[Callable[[], str], int], ...] = (
+        (lambda: parent.strip() if isinstance(parent, str) else "", titles.FROM_HEADER),
+        (lambda: titles.front_matter_title(fields), titles.FROM_FILE),
+        (lambda: titles.text_title(body()), titles.FROM_FILE),
+        (
+            lambda: titles.reference_title("\n".join(lines[header_lines : first - 1])),
+            titles.FROM_REFERENCE,
+        ),
+        (lambda: titles.file_name_title(reader.path), titles.FROM_REFERENCE),
     )
-    for title, rank in candidates:
-        if title and rank > reader.titles.get(main, ("", 0))[1]:
-            reader.titles[main] = (title, rank)
+    named: dict[str, tuple[str, int]] = {}
+    for title_of, rank in candidates:
+        if rank <= ranks[main]:
+            break
+        if title := title_of():
+            named[main] = (title, rank)
             break
     if len(papers) > 1:
-        _heading_titles(reader, drafts)
+        for annotation in annotations:
+            key = annotation.source.key
+            if (
+                key not in named
+                and ranks[key] < titles.FROM_FILE
+                and (title := _heading_above(lines, annotation.location.line))
+            ):
+                named[key] = (title, titles.FROM_FILE)
+    if not named:
+        return annotations
+    renamed: dict[SourceInfo, SourceInfo] = {}
+    out = []
+    for annotation in annotations:
+        source = annotation.source
+        if source.key in named:
+            if source not in renamed:
+                title, rank = named[source.key]
+                renamed[source] = replace(source, title=title, title_rank=rank)
+            annotation = replace(annotation, source=renamed[source])
+        out.append(annotation)
+    return out
 
 
-def _heading_titles(reader: ParagraphReader, drafts: list[Draft]) -> None:
-    """A note of several papers' annotations has a ``## Title`` heading above each paper's."""
-    lines = reader.text.split("\n")
-    for draft in drafts:
-        key = reader.source_key(draft)
-        above = draft.line - 2
-        while above >= 0 and not lines[above].strip():
-            above -= 1
-        if key is None or above < 0 or key in reader.titles:
-            continue
-        if title := titles.heading_title(lines[above]):
-            reader.titles[key] = (title, titles.FROM_FILE)
+_WITHOUT_ANCHOR = (AnnotationType.NOTE, AnnotationType.TEXT)
+
+
+def _heading_above(lines: list[str], line: int) -> str:
+    """The title a ``## Title`` line right above ``line`` (blank lines between) gives."""
+    above = line - 2
+    while above >= 0 and not lines[above].strip():
+        above -= 1
+    return titles.heading_title(lines[above]) if above >= 0 else ""
 
 
 def _attach_orphan_citations(drafts: list[Draft]) -> list[Draft]:
