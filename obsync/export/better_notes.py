@@ -14,7 +14,7 @@ from pathlib import Path
 
 from obsync.export import common, html_tree, zotero_links
 from obsync.export.markdown import HEADER, front_matter, markdown_blocks
-from obsync.export.paragraphs import Element, ParagraphReader, with_file_titles
+from obsync.export.paragraphs import Element, ParagraphReader, file_titles
 from obsync.model import Annotation, AnnotationType, InputError
 
 _ZIMAGE = 'ztype="zimage"'
@@ -51,6 +51,8 @@ class BetterNotesReader(ParagraphReader):
         """One Markdown paragraph, its raw HTML read by the parser (see
         html_tree.markdown_paragraphs): its images and any of Zotero's Markdown links
         pasted in are added to what the parser found."""
+        if "![" not in text and _ZIMAGE not in text and "](zotero://" not in text:
+            return line, text, found  # most paragraphs: nothing more to find
         lines = common.LineCounter(text, line)
         read = 0  # Better Notes' image markers in images that were read (annotations or not)
         for match in _IMAGE.finditer(text):
@@ -101,13 +103,29 @@ def _quoted_or_linked(citation: Element, pasted: list[Element], text: str) -> bo
 _CLOSING_QUOTES = frozenset(common.QUOTE_PAIRS.values())
 
 
-_SPAN_OPEN = re.compile(r"<span\b[^<>]*(?:ztype=|data-annotation=)", re.IGNORECASE)
+_ANNOTATION_SPAN = re.compile(r"<span\b[^<>]*(?:ztype=|data-annotation=)[^<>]*>", re.IGNORECASE)
+_SPAN_START = re.compile(r"<span\b[^<>]*>", re.IGNORECASE)
+_SPAN_END = re.compile(r"</span\s*>", re.IGNORECASE)
 
 
-def _unclosed_span(block: str) -> bool:
-    """Whether an annotation's ``<span>`` opens that no ``</span>`` closes (a cut file)."""
-    lowered = block.lower()
-    return lowered.count("<span") > lowered.count("</span")
+def _unclosed_span(block: str) -> int | None:
+    """Where the outermost ``<span>`` starts that no ``</span>`` closes, if an annotation's
+    span is among those left open (a cut file): the parser would close it at the
+    paragraph's end, and a half-written annotation would be read as whole."""
+    if _ANNOTATION_SPAN.search(block) is None:
+        return None
+    edges = sorted(
+        [(m.start(), 1) for m in _SPAN_START.finditer(block)]
+        + [(m.start(), -1) for m in _SPAN_END.finditer(block)]
+    )
+    depth, outer = 0, 0
+    for at, step in edges:
+        if depth == 0 and step == 1:
+            outer = at
+        depth = max(0, depth + step)
+    if depth == 0 or _ANNOTATION_SPAN.search(block, outer) is None:
+        return None
+    return outer
 
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
@@ -118,10 +136,12 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
         start = common.paragraph_start(reader.text, cut)
         reader.drop_unfinished_end(cut, start, "an HTML tag")
     blocks = list(markdown_blocks(reader.text, body_line))
-    for line, block in blocks:
-        if _SPAN_OPEN.search(block) and _unclosed_span(block):
-            reader.error(line, "an annotation's <span> is never closed (truncated export?)")
+    for index, (line, block) in enumerate(blocks):
+        if (cut := _unclosed_span(block)) is not None:
+            at = line + block.count("\n", 0, cut)
+            reader.error(at, "an annotation's <span> is never closed (truncated export?)")
+            blocks[index] = (line, block[:cut])
     parsed = html_tree.markdown_paragraphs(reader, blocks)
     drafts = reader.parsed_drafts(reader.paragraph_read(*p) for p in parsed)
-    annotations = reader.assemble(drafts)
-    return with_file_titles(reader, annotations, fields, body_line - 1), reader.errors
+    file_titles(reader, drafts, fields, body_line - 1)
+    return reader.assemble(drafts), reader.errors

@@ -171,33 +171,35 @@ def markdown_paragraphs(
     pending: list[tuple[int, str]] = []
     for line, block in blocks:
         if "<" not in block or _MAY_READ.search(block) is None:
-            yield from _parsed(reader, pending)
-            pending = []
+            if pending:
+                yield from _parsed(reader, pending)
+                pending = []
             yield line, block, []  # no element to read: formatting stays for inline_text
         elif block.count("<") >= _ALONE_FROM:
-            yield from _parsed(reader, pending)
-            pending = []
+            if pending:
+                yield from _parsed(reader, pending)
+                pending = []
             yield from _parsed(reader, [(line, block)])
         else:
             pending.append((line, block))
-    yield from _parsed(reader, pending)
+    if pending:
+        yield from _parsed(reader, pending)
 
 
 def _parsed(
     reader: ParagraphReader, blocks: list[tuple[int, str]]
 ) -> Iterator[tuple[int, str, list[Element]]]:
-    if not blocks:
-        return
     sources, starts, at = [], [], 1  # each container's first line in the document
     for _line, block in blocks:
         for text, aside in _ASIDE:
             block = block.replace(text, aside)
         if _CONTAINER in block.lower():
             block = _CONTAINER_NAME.sub(_CONTAINER.replace("-", "_"), block)
+        block = _unfinished_as_text(block)
         sources.append(f"<{_CONTAINER}>{block}</{_CONTAINER}>\n")
         starts.append(at)
         at += block.count("\n") + 1
-    root = etree.fromstring("".join(sources), _PARSER)
+    root = _parse_quietly("".join(sources))
     for entry in _PARSER.error_log:
         if "depth" in entry.message.lower():
             index = max(0, bisect.bisect_right(starts, entry.line) - 1)
@@ -218,11 +220,11 @@ def first_img(source: str) -> dict[str, str]:
     """The attributes of the first ``<img>`` in ``source`` (an image's alt text), or none."""
     if "<" not in source:
         return {}
-    root = etree.fromstring(source, etree.HTMLParser(recover=True, no_network=True))
+    root = _parse_quietly(source)
     image = root.find(".//img") if root is not None else None
     if image is None:
         return {}
-    return {str(k).lower(): str(v) for k, v in image.attrib.items()}
+    return {str(k).lower(): str(v) for k, v in image.items()}
 
 
 def _markdown_escape(text: str | None) -> str:
@@ -258,7 +260,7 @@ def _element(
 ) -> Element | None:
     tag = node.tag
     line = line_of(node) + offset
-    attrs: dict[str, str] = dict(node.attrib)  # type: ignore[arg-type]  # names lower-cased
+    attrs = {str(k): str(v) for k, v in node.items()}  # names lower-cased by the parser
     classes = attrs.get("class", "").split()
     if tag == "img":
         data: dict[str, Any] | None = {}
@@ -313,6 +315,36 @@ def _with_link_parentheses(text: str, elements: list[Element]) -> list[Element]:
             element = Element("link", start, end, None, element.text, line=element.line)
         out.append(element)
     return out
+
+
+def _unfinished_as_text(block: str) -> str:
+    """``block`` with each "<" whose tag never ends (no ">" before the next "<") written as
+    ``&lt;``: Markdown takes it for text, and so must the parser, which would read a tag
+    up to the next "<"."""
+    cuts: list[int] = []
+    at = block.find("<")
+    while at != -1:
+        following = block.find("<", at + 1)
+        closing = block.find(">", at + 1)
+        if closing == -1 or (following != -1 and following < closing):
+            cuts.append(at)
+        at = following
+    if not cuts:
+        return block
+    parts: list[str] = []
+    start = 0
+    for cut in cuts:
+        parts += (block[start:cut], "&lt;")
+        start = cut + 1
+    return "".join(parts) + block[start:]
+
+
+def _parse_quietly(text: str) -> etree._Element | None:
+    """The tree of ``text``, or None where lxml refuses it (an XML declaration, say)."""
+    try:
+        return etree.fromstring(text, _PARSER)
+    except (etree.ParserError, ValueError):
+        return None
 
 
 def line_of(node: etree._Element) -> int:

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from obsync.export import common, html_tree, titles
-from obsync.export.paragraphs import Element, ParagraphReader, with_file_titles
+from obsync.export.paragraphs import Element, ParagraphReader, file_titles
 from obsync.export.zotero_links import link_data
 from obsync.model import Annotation, InputError
 
@@ -127,4 +127,5 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
         for line, block, found in html_tree.paragraphs(reader, tree)
     ]
     drafts = reader.parsed_drafts(paragraphs)
-    return with_file_titles(reader, reader.assemble(drafts), {}), reader.errors
+    file_titles(reader, drafts, {})
+    return reader.assemble(drafts), reader.errors

@@ -14,7 +14,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -426,29 +426,39 @@ def citation_parent(data: dict[str, Any], citation: Element | None) -> ItemRef |
     return None
 
 
-def with_file_titles(
+def file_titles(
     reader: ParagraphReader,
-    annotations: list[Annotation],
+    drafts: list[Draft],
     fields: Mapping[str, object],
     header_lines: int = 0,
-) -> list[Annotation]:
+) -> None:
     """Give the paper most of the file's annotations belong to the title the file states.
 
     ``fields`` is the file's front matter (a Better Notes header's ``parent`` first);
     the text may hold a Dataview ``Title::`` line or a loose ``title:`` line, the text
     above the first annotation a reference line; last comes the file's own name. In a
     note of several papers, a ``## Title`` heading names the paper whose annotations
-    follow it. A title the annotation data gave (ranked higher) stays.
+    follow it. A title the annotation data gives still wins (see ``title_of``).
     """
-    if not annotations:
-        return annotations
-    # The papers of the file's highlights and images; only failing those, of its notes.
-    marked = [a for a in annotations if a.type not in _WITHOUT_ANCHOR] or annotations
-    papers = Counter(a.source.key for a in marked)
+    # Counted by the first URI of a highlight's citation data where there is one (the paper
+    # it names, as a rule): parsing every annotation's citation would cost more.
+    cited: Counter[str] = Counter()
+    papers: Counter[str] = Counter()
+    marked = [d for d in drafts if d.anchor is not None] or drafts  # notes only if no other
+    for draft in marked:
+        if (uri := _cited_uri(draft)) is not None:
+            cited[uri] += 1
+        else:
+            papers[_paper_of(reader, draft)] += 1
+    for uri, count in cited.items():
+        if (ref := common.parse_item_uri(uri)) is not None:
+            papers[ref.key] += count
+    papers.pop("", None)
+    if not papers:
+        return
     main = papers.most_common(1)[0][0]
-    ranks = {a.source.key: a.source.title_rank for a in annotations}
     lines = reader.text.split("\n")
-    first = min(a.location.line for a in annotations)
+    first = min(d.line for d in drafts)
 
     def body() -> str:
         kept = (line for line in lines[header_lines:] if "<" not in line and "](" not in line)
@@ -465,38 +475,38 @@ def with_file_titles(
         ),
         (lambda: titles.file_name_title(reader.path), titles.FROM_REFERENCE),
     )
-    named: dict[str, tuple[str, int]] = {}
     for title_of, rank in candidates:
-        if rank <= ranks[main]:
+        if rank <= reader.titles.get(main, ("", 0))[1]:
             break
         if title := title_of():
-            named[main] = (title, rank)
+            reader.titles[main] = (title, rank)
             break
     if len(papers) > 1:
-        for annotation in annotations:
-            key = annotation.source.key
-            if (
-                key not in named
-                and ranks[key] < titles.FROM_FILE
-                and (title := _heading_above(lines, annotation.location.line))
-            ):
-                named[key] = (title, titles.FROM_FILE)
-    if not named:
-        return annotations
-    renamed: dict[SourceInfo, SourceInfo] = {}
-    out = []
-    for annotation in annotations:
-        source = annotation.source
-        if source.key in named:
-            if source not in renamed:
-                title, rank = named[source.key]
-                renamed[source] = replace(source, title=title, title_rank=rank)
-            annotation = replace(annotation, source=renamed[source])
-        out.append(annotation)
-    return out
+        for draft in drafts:
+            key = _paper_of(reader, draft)
+            if key and key not in reader.titles and (title := _heading_above(lines, draft.line)):
+                reader.titles[key] = (title, titles.FROM_FILE)
 
 
-_WITHOUT_ANCHOR = (AnnotationType.NOTE, AnnotationType.TEXT)
+def _cited_uri(draft: Draft) -> str | None:
+    data = draft.anchor.data if draft.anchor is not None else None
+    item = data.get("citationItem") if data else None
+    uris = item.get("uris") if isinstance(item, dict) else None
+    first = uris[0] if isinstance(uris, list) and uris else None
+    return first if isinstance(first, str) and common.parse_item_uri(first) else None
+
+
+def _paper_of(reader: ParagraphReader, draft: Draft) -> str:
+    """The key of the paper a draft belongs to, as ``annotation`` will find it ("" if none)."""
+    data = draft.anchor.data if draft.anchor is not None and draft.anchor.data else {}
+    parent = citation_parent(data, draft.citation)
+    if parent is not None:
+        return parent.key
+    if attachment := common.parse_item_uri(data.get("attachmentURI", data.get("uri"))):
+        return attachment.key
+    if draft.citation is not None and (ref := reader.unknown_source(draft.citation.text)):
+        return ref.key
+    return ""
 
 
 def _heading_above(lines: list[str], line: int) -> str:

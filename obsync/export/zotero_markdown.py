@@ -16,7 +16,7 @@ from pathlib import Path
 
 from obsync.export import common, zotero_links
 from obsync.export.markdown import front_matter, markdown_blocks
-from obsync.export.paragraphs import Element, ParagraphReader, line_quote, with_file_titles
+from obsync.export.paragraphs import Element, ParagraphReader, file_titles, line_quote
 from obsync.model import Annotation, InputError
 
 # A citation without links: (Zhao et al., 2023, p. 1), (“Title”, p. 3), (Zhao et al., 2023)
@@ -81,5 +81,5 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
         reader.drop_unfinished_end(cut, start, "a Zotero link")
     fields, body_line = front_matter(reader)
     drafts = reader.all_drafts(markdown_blocks(reader.text, body_line))
-    annotations = reader.assemble(drafts)
-    return with_file_titles(reader, annotations, fields, body_line - 1), reader.errors
+    file_titles(reader, drafts, fields, body_line - 1)
+    return reader.assemble(drafts), reader.errors
