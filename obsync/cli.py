@@ -98,6 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault")
     status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     status.set_defaults(handler=cmd_status)
+
+    service = commands.add_parser(
+        "service", parents=[common], help="install, remove or inspect obsync as a user service"
+    )
+    actions = service.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("install", "write the service (systemd user unit, launchd agent) and start it"),
+        ("uninstall", "stop the service and remove what install wrote"),
+        ("status", "whether it is installed and running, and what its last sync did"),
+    ):
+        sub = actions.add_parser(action, parents=[common], help=text)
+        sub.add_argument(
+            "--config", type=Path, metavar="FILE", help="a service of its own for this config"
+        )
+        if action != "status":
+            sub.add_argument("--force", action="store_true", help="even over a file edited by hand")
+        sub.set_defaults(handler=cmd_service)
     return parser
 
 
@@ -206,13 +223,18 @@ def status_of(vault: Path, state_file: Path) -> dict[str, Any]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from obsync.config import resolve_state
-    from obsync.model import printable
 
     vault, state_file = resolve_state(config_path=args.config, vault=args.vault)
     status = status_of(vault, state_file)
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
         return 0
+    print("\n".join(status_lines(vault, status)))
+    return 0
+
+
+def status_lines(vault: Path, status: dict[str, Any]) -> list[str]:
+    """``obsync status`` as text."""
     daemon = status["daemon"]
     running = f"running (pid {daemon['pid']})" if daemon["running"] else "not running"
     lines = [
@@ -234,7 +256,49 @@ def cmd_status(args: argparse.Namespace) -> int:
         name = printable(error["file"])
         where = f"{name}:{error['line']}" if error["line"] else name
         lines.append(f"  {where}: {printable(error['message'])}")
-    print("\n".join(lines))
+    return lines
+
+
+def _service_config(explicit: Path | None) -> Path | None:
+    """The config a service runs with, absolute: ``--config``, else the one obsync finds
+    now when it is not where the service would look by itself (``$OBSYNC_CONFIG``)."""
+    import os
+
+    from obsync.config import default_config_path, find_config
+
+    found = find_config(explicit, os.environ)
+    if found is None:
+        return None
+    found = found.expanduser().absolute()
+    if found == default_config_path(os.environ).absolute():
+        return None
+    return found
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    import os
+
+    from obsync import service
+    from obsync.config import resolve, resolve_state
+
+    host = service.Host.current()
+    config = _service_config(args.config)
+    if args.action == "install":
+        resolve(config_path=config, export=None, vault=None)  # a config the service can run
+        done = service.install(host, config, force=args.force)
+    elif args.action == "uninstall":
+        done = service.uninstall(host, config, force=args.force)
+    else:
+        lines = service.status(host, config).lines()
+        try:
+            vault, state_file = resolve_state(config_path=config, vault=None, env=os.environ)
+        except ObsyncError as exc:
+            lines.append(f"last sync:   unknown ({exc.message})")
+        else:
+            lines += status_lines(vault, status_of(vault, state_file))
+        done = service.Outcome(lines)
+    if not args.quiet or args.action == "status":
+        print(printable("\n".join(done.lines)))
     return 0
 
 

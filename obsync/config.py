@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from obsync import templating
 from obsync.colors import NAMES, normalise
 from obsync.errors import ObsyncError
+from obsync.system import places
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.templating import Templates
 
@@ -126,14 +127,14 @@ class Settings:
     templates: Templates = DEFAULT_TEMPLATES
 
 
-def default_config_path(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")) / ".config")
-    return Path(base).expanduser() / "obsync" / "config.toml"
+def default_config_path(env: Mapping[str, str], system: str | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/obsync/config.toml``; on macOS in Application Support (system.py)."""
+    return places(env, system).config / "config.toml"
 
 
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")) / ".local" / "state")
-    return Path(base).expanduser() / "obsync"
+def default_state_dir(env: Mapping[str, str], system: str | None = None) -> Path:
+    """``$XDG_STATE_HOME/obsync``; on macOS in Application Support (system.py)."""
+    return places(env, system).state
 
 
 def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:

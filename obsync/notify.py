@@ -1,7 +1,9 @@
 """The sd_notify protocol: tell systemd we are ready, how we are, and that we are alive.
 
 A datagram to ``$NOTIFY_SOCKET`` (a path, or ``@name`` for the abstract namespace); no
-dependency needed. Without the variable every call does nothing.
+dependency needed. Without the variable every call does nothing (so nothing at all happens
+under launchd on macOS). Python makes every socket close-on-exec itself (PEP 446), so no
+Linux-only SOCK_CLOEXEC is asked for.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class Notifier:
             return
         message = "\n".join(fields).encode()
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
                 sock.connect(self.address)
                 if wait > 0:
                     sock.settimeout(wait)

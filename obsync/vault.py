@@ -3,7 +3,8 @@
 Every write is atomic: a temporary file in the note's own folder, made durable,
 then renamed over the note, keeping the note's file mode. Durability is batched,
 not dropped: one syncfs per batch of files instead of an fsync per file, and the
-folders fsynced once per sync, after all renames (see ``_Writer``).
+folders fsynced once per sync, after all renames (see ``_Writer``). On macOS, where
+there is no syncfs and fsync stops at the drive's cache, each file gets an F_FULLFSYNC.
 Nothing is written through a symbolic link or outside the vault.
 """
 
@@ -15,7 +16,6 @@ import functools
 import logging
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +24,7 @@ from obsync.note import encode
 from obsync.plan import Action, NoteWrite, Plan
 from obsync.progress import WRITING, Progress
 from obsync.scan import TEMP_PREFIX
+from obsync.system import is_linux, make_durable
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _syncfs(folder: Path) -> None:
 
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
+    if not is_linux():  # macOS has no syncfs: an F_FULLFSYNC per file (system.py)
         return None
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -239,7 +240,7 @@ class _Writer:
         try:
             fd = os.open(item.tmp, os.O_RDONLY | os.O_NOFOLLOW)
             try:
-                os.fsync(fd)
+                make_durable(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -264,7 +265,7 @@ def _fsync_folders(folders: Iterable[Path]) -> None:
         except OSError:
             continue
         try:
-            os.fsync(fd)
+            make_durable(fd)
         except OSError:
             pass
         finally:

@@ -20,7 +20,9 @@ def test_help_documents_every_command(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ")}
-    assert listed == {"init", "sync", "run", "status"}, out
-    for command in sorted(listed):  # and each command's own help names its flags
-        assert main([command, "--help"]) == 0
+    assert listed == {"init", "sync", "run", "status", "service"}, out
+    commands = [[c] for c in sorted(listed - {"service"})]
+    commands += [["service", action] for action in ("install", "uninstall", "status")]
+    for command in commands:  # and each command's own help names its flags
+        assert main([*command, "--help"]) == 0
         assert "--config" in capsys.readouterr().out

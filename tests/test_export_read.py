@@ -13,6 +13,7 @@ import pytest
 
 import obsync.export as export
 from obsync.export import read_folder
+from obsync.system import can_fork_reader
 
 from . import formats
 from .helpers import age
@@ -100,7 +101,7 @@ def gone(pid: int) -> bool:
     return "\nState:\tZ" in status  # a zombie: dead, waiting to be reaped
 
 
-@pytest.mark.skipif(not export._CAN_FORK, reason="a second reader is forked on Linux only")
+@pytest.mark.skipif(not can_fork_reader(), reason="a second reader is forked on Linux only")
 def test_the_child_dies_with_its_parent(export_dir: Path, tmp_path: Path) -> None:
     """Killed (OOM killer, SIGKILL) while its child reads, obsync leaves no orphan behind
     to hold the vault's lock for ever."""

@@ -6,7 +6,6 @@ import ctypes
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ from obsync.export import better_notes, common, note_html, zotero_markdown
 from obsync.export.paragraphs import MAX_ERRORS, STOP
 from obsync.model import Annotation, ExportRead, InputError, SourceInfo
 from obsync.progress import READING, Progress
+from obsync.system import can_fork_reader
 
 EXPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 # Each format: whether a file's text is in it, and its reader. The first to claim a file reads it.
@@ -241,7 +241,7 @@ def read_files(paths: list[Path], root: Path, progress: Progress | None = None) 
     a lock a child would then wait on for ever); on any trouble with the child, this
     process reads its half itself.
     """
-    if len(paths) < PARALLEL_FROM or threading.active_count() > 1 or not _CAN_FORK:
+    if len(paths) < PARALLEL_FROM or threading.active_count() > 1 or not can_fork_reader():
         return _read_here(paths, root, progress, 0, len(paths))
     half = len(paths) // 2
     try:
@@ -264,8 +264,7 @@ def read_files(paths: list[Path], root: Path, progress: Progress | None = None) 
     return mine + rest
 
 
-# Linux only: the child is tied to this process's life with prctl (see _child_dies_with).
-_CAN_FORK = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+# Linux only (system.can_fork_reader): the child is tied to this process's life with prctl.
 _PR_SET_PDEATHSIG = 1
 
 
