@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from obsync import export
+from obsync import export, obsidian_base
 from obsync.changes import file_records, find_scope, settings_fingerprint
 from obsync.config import Settings
 from obsync.model import ExportRead
@@ -110,6 +110,8 @@ def run_sync(
     line's bar; see progress.py)."""
     cache = {} if cache is None else cache
     store = StateStore(settings.state_file)
+    if not dry_run:
+        obsidian_base.write_once(settings, store)  # the vault's Base, once ever
     scope = (
         None
         if full or restore_deleted

@@ -336,3 +336,17 @@ def _write_note(writer: _Writer, folders: _Folders, write: NoteWrite, result: Ap
     except (OSError, UnsafePath) as exc:
         result.failed.append((write.path, str(exc)))
         log.warning("could not write %s: %s", write.path, exc)
+
+
+def write_new(vault: Path, relative: PurePosixPath, data: bytes, done: str) -> bool:
+    """Write one file that must not exist yet, as every note is written (atomic, inside the
+    vault, through no symbolic link). False, and a warning, when it was not written."""
+    result = Applied()
+    writer = _Writer(vault, result)
+    try:
+        writer.write(relative, _Folders(vault).target(relative), data, done, new=True)
+        writer.finish()
+    except (OSError, UnsafePath) as exc:
+        result.failed.append((relative, str(exc)))
+        log.warning("could not write %s: %s", relative, exc)
+    return bool(result.written)

@@ -44,6 +44,7 @@ GOOD = (*F.PAPER,)
 GOOD_NEW = F.Ann("GOODNEW2", text="Added to the good export", comment="new", page="9")
 ANN_TYPES = {"highlight", "underline", "image", "note", "text", "ink"}
 FOLDERS = ("Zotero/Annotations/", "Zotero/Sources/", "Zotero/Attachments/")
+BASE = "Zotero/Annotations.base"  # the one file beside them, written once
 RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)", re.I)
 # A Markdown block can start after blockquote and list markers, in any mix.
 CONTAINERS = re.compile(r"(?:[ \t]*(?:>|[-+*][ \t]|\d{1,9}[.)][ \t]))*[ \t]*")
@@ -276,7 +277,7 @@ def check_vault(w: World) -> list[Note]:
         assert not path.is_symlink()
         if path.is_dir():
             continue
-        assert relative.startswith(FOLDERS), relative
+        assert relative.startswith(FOLDERS) or relative == BASE, relative
         assert all(safe_name(part) for part in relative.split("/")), relative
         if path.suffix != ".md":
             continue

@@ -120,8 +120,12 @@ def test_force_writes_through_a_symbolic_link(
 
 
 def test_config_flag_and_the_next_command(
-    tmp_path: Path, export_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    export_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the relative vault "v2" is made there, not in the checkout
     path = tmp_path / "my config.toml"
     out, _ = init(capsys, "--config", str(path), "--export", str(export_dir), "--vault", "v2")
     assert out.splitlines() == [f"wrote {path}", f"next: obsync sync --config '{path}'"]
