@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from obsync.errors import ObsyncError
+from obsync.system import is_mac
 
 
 def lock_path(state_file: Path) -> Path:
@@ -33,7 +34,7 @@ def exclusive(state_file: Path, vault: Path) -> Iterator[None]:
         except BlockingIOError:
             raise ObsyncError(
                 f"another obsync (pid {holder(state_file) or '?'}) is already syncing {vault}; "
-                "stop it first (systemctl --user stop obsync)"
+                f"stop it first ({_stop_service()})"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -59,3 +60,12 @@ def holder(state_file: Path) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+def _stop_service() -> str:
+    """How to stop the service (see service.py), on this platform."""
+    if is_mac():
+        from obsync.service import LABEL
+
+        return f"launchctl bootout gui/{os.getuid()}/{LABEL}"
+    return "systemctl --user stop obsync"

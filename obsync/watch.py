@@ -154,7 +154,8 @@ class _TroubleAlarm(logging.Handler):
 
 
 class WatchdogSource:
-    """watchdog's observer (inotify, or polling for network folders) feeding a queue."""
+    """watchdog's observer (inotify on Linux, FSEvents on macOS, or polling for network
+    folders) feeding a queue."""
 
     def __init__(self, root: Path, changes: queue.Queue[Change], *, polling: bool = False) -> None:
         self.root = root

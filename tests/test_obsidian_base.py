@@ -59,6 +59,13 @@ def test_it_is_valid_yaml_with_the_views() -> None:
     assert "![[Annotations.base#This paper]]" in base_text("Annotations.base")
 
 
+def test_the_readme_shows_it() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## The Base\n") :]
+    shown = section[section.index("```yaml\n") + 8 : section.index("```\n\n")]
+    assert shown == base_text("Annotations.base")
+
+
 @pytest.mark.parametrize(
     ("folder", "expected"),
     [
