@@ -300,17 +300,30 @@ def _run_all(host: Host, commands: list[list[str]], *, tolerate: int = 0) -> Non
             )
 
 
+def _state(host: Host, service: Service) -> tuple[bool, bool]:
+    """Whether the service manager has the service loaded, and whether it runs it now."""
+    if host.which(_tool(host)) is None:
+        return False, False
+    if is_mac(host.system):
+        done = host.run(["launchctl", "print", f"gui/{host.uid}/{service.name}"])
+        return done.returncode == 0, done.returncode == 0 and "state = running" in done.stdout
+    done = host.run(["systemctl", "--user", "is-active", service.name])
+    active = done.returncode == 0 and done.stdout.strip() == "active"
+    return active, active
+
+
 def running(host: Host, service: Service) -> bool:
     """The service manager runs it now."""
-    if is_mac(host.system):
-        if host.which("launchctl") is None:
-            return False
-        done = host.run(["launchctl", "print", f"gui/{host.uid}/{service.name}"])
-        return done.returncode == 0 and "state = running" in done.stdout
-    if host.which("systemctl") is None:
-        return False
-    done = host.run(["systemctl", "--user", "is-active", service.name])
-    return done.returncode == 0 and done.stdout.strip() == "active"
+    return _state(host, service)[1]
+
+
+def _start(host: Host, service: Service) -> None:
+    """Start an installed service that is not running (stopped, or never loaded)."""
+    loaded, _running = _state(host, service)
+    if is_mac(host.system) and loaded:  # loaded, but exited: start it again
+        _run_all(host, [["launchctl", "kickstart", f"gui/{host.uid}/{service.name}"]])
+    else:
+        _run_all(host, _commands(host, service, fresh=True)[-1:])
 
 
 def install(host: Host, config: Path | None, *, force: bool = False) -> Outcome:
@@ -323,7 +336,7 @@ def install(host: Host, config: Path | None, *, force: bool = False) -> Outcome:
     tool = _tool(host)
     if existing == service.content:
         if host.which(tool) is not None and not running(host, service):
-            _run_all(host, _commands(host, service, fresh=True)[-1:])
+            _start(host, service)
             out.say(f"{service.name} was installed but not running: started it")
         else:
             out.say(f"{service.name} is already installed ({service.path}): nothing changed")

@@ -30,6 +30,7 @@ class Manager:
 
     calls: list[list[str]] = field(default_factory=list)
     active: set[str] = field(default_factory=set)
+    loaded: set[str] = field(default_factory=set)  # launchd: loaded, but not running
 
     def __call__(self, argv: Sequence[str]) -> Ran:
         argv = list(argv)
@@ -57,12 +58,23 @@ class Manager:
             self.active.discard(label)
             return Ran(0)
         if verb == "print":
+            if label in self.loaded:
+                return Ran(0, "state = not running\n")
             return Ran(0, "state = running\n") if label in self.active else Ran(113)
+        if verb == "kickstart":
+            self.loaded.discard(label)
+            self.active.add(label)
+            return Ran(0)
         raise AssertionError(argv)
 
     def changes(self) -> list[list[str]]:
         """The calls that change something (not the questions)."""
         return [c for c in self.calls if not {"is-active", "print"} & set(c)]
+
+    def exited(self, label: str) -> None:
+        """launchd: the agent ran and exited (cleanly: KeepAlive leaves it)."""
+        self.active.discard(label)
+        self.loaded.add(label)
 
 
 def make_host(tmp_path: Path, system: str = "linux", *, tools: bool = True) -> Host:
@@ -372,6 +384,20 @@ def test_macos_install_bootstraps_the_agent(tmp_path: Path) -> None:
         ["launchctl", "bootout", "gui/501/com.github.obsync"],
         ["launchctl", "bootstrap", "gui/501", str(agent.path)],
     ]
+
+
+def test_macos_install_again_starts_an_agent_that_exited(tmp_path: Path) -> None:
+    host = make_host(tmp_path, "darwin")
+    service.install(host, None)
+    manager(host).exited("com.github.obsync")
+    manager(host).calls.clear()
+    assert "started it" in service.install(host, None).lines[0]
+    assert manager(host).changes() == [["launchctl", "kickstart", "gui/501/com.github.obsync"]]
+    manager(host).active.clear()  # booted out by hand: loaded again
+    manager(host).calls.clear()
+    service.install(host, None)
+    agent = service.launchd_plist(host, None)
+    assert manager(host).changes() == [["launchctl", "bootstrap", "gui/501", str(agent.path)]]
 
 
 def test_macos_uninstall_boots_out_and_keeps_the_log(tmp_path: Path) -> None:
