@@ -97,7 +97,7 @@ def config_text(export: Path | None, vault: Path | None) -> str:
         ("debounce", daemon.debounce, "seconds of quiet before a changed file is read"),
         ("settle", daemon.settle, "seconds a file written in place must rest before it is read"),
         ("rescan_interval", daemon.rescan_interval, "seconds between full rescans"),
-        ("polling", daemon.polling, "poll instead of inotify: for network or FUSE folders"),
+        ("polling", daemon.polling, "poll instead of inotify/FSEvents: network, FUSE folders"),
     )
     templates = _rows(
         ("annotation", "annotation.md.j2", "an example; default: the built-in template"),
@@ -116,8 +116,8 @@ def config_text(export: Path | None, vault: Path | None) -> str:
 {_path("vault", vault, "~/Documents/Research", "--vault DIR")}
 
 # Where obsync remembers what it wrote (SQLite, one file per vault). Default:
-# $XDG_STATE_HOME/obsync, that is ~/.local/state/obsync. Deleting it loses nothing:
-# it is rebuilt from the vault.
+# $XDG_STATE_HOME/obsync, that is ~/.local/state/obsync (on macOS, ~/Library/Application
+# Support/obsync). Deleting it loses nothing: it is rebuilt from the vault.
 {state}
 
 [folders]

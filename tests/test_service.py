@@ -489,3 +489,18 @@ def test_cli_a_hand_edited_unit_is_an_error(
     err = capsys.readouterr().err
     assert err.startswith("obsync: error: ") and "--force" in err
     assert main(["service", "install", "--force"]) == 0
+
+
+def test_cli_a_config_from_obsync_config_is_written_into_the_service(
+    fake_host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service would not see the shell's $OBSYNC_CONFIG: the path goes into the unit."""
+    export = tmp_path / "export"
+    export.mkdir()
+    config = tmp_path / "research.toml"
+    config.write_text(f'export = "{export}"\nvault = "{tmp_path / "vault"}"\n')
+    monkeypatch.setenv("OBSYNC_CONFIG", str(config))
+    assert main(["service", "install", "-q"]) == 0
+    unit = service.systemd_unit(fake_host, config)
+    assert unit.name == "obsync-research.service"
+    assert options_of(unit.path.read_bytes())["ExecStart"].endswith(f"run --config {config}")
