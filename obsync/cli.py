@@ -298,7 +298,7 @@ def cmd_service(args: argparse.Namespace) -> int:
             lines += status_lines(vault, status_of(vault, state_file))
         done = service.Outcome(lines)
     if not args.quiet or args.action == "status":
-        print(printable("\n".join(done.lines)))
+        print("\n".join(printable(line) for line in done.lines))
     return 0
 
 

@@ -449,8 +449,9 @@ def test_cli_install_and_status(
     assert f"wrote {unit.path}" in capsys.readouterr().out
     assert main(["service", "status", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "obsync-thesis.service: installed" in out and ", running" in out
-    assert f"vault:       {vault}" in out and "last sync:   20" in out
+    assert out.splitlines()[0].startswith("service:     obsync-thesis.service: installed")
+    assert ", running" in out
+    assert f"\nvault:       {vault}\n" in out and "\nlast sync:   20" in out
     assert main(["service", "uninstall", "--config", str(config)]) == 0
     assert not unit.path.exists()
 
