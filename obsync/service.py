@@ -323,7 +323,7 @@ def _start(host: Host, service: Service) -> None:
     if is_mac(host.system) and loaded:  # loaded, but exited: start it again
         _run_all(host, [["launchctl", "kickstart", f"gui/{host.uid}/{service.name}"]])
     else:
-        _run_all(host, _commands(host, service, fresh=True)[-1:])
+        _run_all(host, _commands(host, service, fresh=True))
 
 
 def install(host: Host, config: Path | None, *, force: bool = False) -> Outcome:
@@ -353,7 +353,14 @@ def install(host: Host, config: Path | None, *, force: bool = False) -> Outcome:
         out.say(f"{tool} is not available here; to start the service, run:")
         out.lines += [f"  {shlex.join(argv)}" for argv in commands]
         return out
-    _run_all(host, commands, tolerate=0 if fresh or not is_mac(host.system) else 1)
+    try:
+        _run_all(host, commands, tolerate=0 if fresh or not is_mac(host.system) else 1)
+    except ObsyncError as exc:
+        raise ObsyncError(
+            f"wrote {service.path}, but {exc.message}; once that is mended, run "
+            "`obsync service install` again",
+            exit_code=exc.exit_code,
+        ) from None
     how = f"launchctl print gui/{host.uid}/{service.name}"
     if not is_mac(host.system):
         how = f"systemctl --user status {service.name}; journalctl --user -u {service.name} -f"

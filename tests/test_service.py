@@ -262,7 +262,10 @@ def test_installing_again_starts_a_stopped_service(tmp_path: Path) -> None:
     manager(host).active.clear()  # the user stopped it
     manager(host).calls.clear()
     done = service.install(host, None)
-    assert manager(host).changes() == [["systemctl", "--user", "enable", "--now", "obsync.service"]]
+    assert manager(host).changes() == [
+        ["systemctl", "--user", "daemon-reload"],
+        ["systemctl", "--user", "enable", "--now", "obsync.service"],
+    ]
     assert "started it" in done.lines[0]
 
 
@@ -354,8 +357,11 @@ def test_without_systemctl_it_writes_the_unit_and_says_what_to_run(tmp_path: Pat
 
 def test_a_failing_systemctl_is_an_error_naming_the_command(tmp_path: Path) -> None:
     host = replace(make_host(tmp_path), run=lambda argv: Ran(1, "Failed to connect to bus\n"))
-    with pytest.raises(ObsyncError, match=r"`systemctl --user daemon-reload` failed.*bus"):
+    with pytest.raises(
+        ObsyncError, match=r"wrote .*, but `systemctl --user daemon-reload` failed.*bus"
+    ):
         service.install(host, None)
+    assert service.systemd_unit(host, None).path.exists()
 
 
 def test_macos_install_bootstraps_the_agent(tmp_path: Path) -> None:
