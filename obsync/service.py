@@ -267,6 +267,40 @@ def _hand_made(service: Service, verb: str) -> ObsyncError:
     )
 
 
+def config_in(content: bytes, system: str) -> str | None:
+    """The ``--config`` a written unit or plist runs obsync with (None: the default)."""
+    try:
+        if is_mac(system):
+            args = list(plistlib.loads(content).get("ProgramArguments", []))
+        else:
+            lines = content.decode("utf-8", errors="replace").splitlines()
+            line = next((x for x in lines if x.startswith("ExecStart=")), "ExecStart=")
+            unescaped = line.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$")
+            args = shlex.split(unescaped)
+    except (ValueError, plistlib.InvalidFileException, AttributeError):
+        return None
+    return str(args[args.index("--config") + 1]) if "--config" in args[:-1] else None
+
+
+def _check_ours(
+    host: Host, service: Service, existing: bytes, config: Path | None, verb: str
+) -> None:
+    """Refuse to replace or remove a file obsync did not write as it is, or one written
+    for another config file that happens to give the same name (``a/thesis.toml``,
+    ``b/thesis.toml``)."""
+    if not written_by_obsync(existing):
+        raise _hand_made(service, verb)
+    other = config_in(existing, host.system)
+    if other != (None if config is None else str(config)):
+        do = "replace" if verb == "replaced" else "remove"
+        raise ObsyncError(
+            f"{service.path} runs obsync with another config ({other or 'the default'}), so "
+            f"it is not {verb}; pass --force to {do} it anyway, or give this config file "
+            "another name",
+            exit_code=1,
+        )
+
+
 def _commands(host: Host, service: Service, fresh: bool) -> list[list[str]]:
     """The commands that load (``fresh``: for the first time) the written service."""
     if is_mac(host.system):
@@ -341,8 +375,8 @@ def install(host: Host, config: Path | None, *, force: bool = False) -> Outcome:
         else:
             out.say(f"{service.name} is already installed ({service.path}): nothing changed")
         return out
-    if existing is not None and not written_by_obsync(existing) and not force:
-        raise _hand_made(service, "replaced")
+    if existing is not None and not force:
+        _check_ours(host, service, existing, config, "replaced")
     if service.logs is not None:
         service.logs.parent.mkdir(parents=True, exist_ok=True)
     _write(service.path, service.content)
@@ -379,8 +413,8 @@ def uninstall(host: Host, config: Path | None, *, force: bool = False) -> Outcom
     if existing is None:
         out.say(f"{service.name} is not installed ({service.path} does not exist): nothing to do")
         return out
-    if not written_by_obsync(existing) and not force:
-        raise _hand_made(service, "removed")
+    if not force:
+        _check_ours(host, service, existing, config, "removed")
     tool = _tool(host)
     if is_mac(host.system):
         stop = [["launchctl", "bootout", f"gui/{host.uid}/{service.name}"]]

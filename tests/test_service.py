@@ -342,6 +342,24 @@ def test_uninstall_removes_what_install_made_and_nothing_else(tmp_path: Path) ->
     assert "not installed" in again.lines[0]
 
 
+@pytest.mark.parametrize("system", ["linux", "darwin"])
+def test_two_configs_of_one_name_do_not_take_each_others_service(
+    tmp_path: Path, system: str
+) -> None:
+    host = make_host(tmp_path, system)
+    first, second = Path("/a/my thesis.toml"), Path("/b/my thesis.toml")
+    service.install(host, first)
+    written = service.service_for(host, first)
+    assert service.config_in(written.content, system) == str(first)
+    with pytest.raises(ObsyncError, match=r"another config \(/a/my thesis.toml\).*not replaced"):
+        service.install(host, second)
+    with pytest.raises(ObsyncError, match="not removed"):
+        service.uninstall(host, second)
+    assert written.path.read_bytes() == written.content
+    service.install(host, second, force=True)
+    assert service.config_in(written.path.read_bytes(), system) == str(second)
+
+
 def test_without_systemctl_it_writes_the_unit_and_says_what_to_run(tmp_path: Path) -> None:
     host = make_host(tmp_path, tools=False)
     done = service.install(host, None)
