@@ -112,7 +112,10 @@ def _unclosed_span(block: str) -> int | None:
     """Where the outermost ``<span>`` starts that no ``</span>`` closes, if an annotation's
     span is among those left open (a cut file): the parser would close it at the
     paragraph's end, and a half-written annotation would be read as whole."""
-    if _ANNOTATION_SPAN.search(block) is None:
+    opened = block.count("<span") + block.count("<SPAN")  # as Better Notes writes, or shouts
+    if opened <= block.count("</span") + block.count("</SPAN") or not _ANNOTATION_SPAN.search(
+        block
+    ):
         return None
     edges = sorted(
         [(m.start(), 1) for m in _SPAN_START.finditer(block)]

@@ -18,8 +18,9 @@ from __future__ import annotations
 import bisect
 import html
 import re
+import secrets
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -125,10 +126,7 @@ def _inline(
             paragraph.element(found)
             return
     elif next(node.iter(*_READ_TAGS), None) is None:  # formatting only: as the parser writes it
-        html_source = etree.tostring(node, encoding=str, method="html", with_tail=False)
-        paragraph.add(
-            _put_back(html_source) if paragraph.escape is _markdown_escape else html_source
-        )
+        paragraph.add(etree.tostring(node, encoding=str, method="html", with_tail=False))
         return
     if tag == "br":
         paragraph.add("<br>")
@@ -150,8 +148,9 @@ def _inline(
 _ASIDE = (("\\<", "\\\ue000"), ("\\&", "\\\ue001"), ("](<", "](\ue002"))
 
 
-_CONTAINER = "obsync-paragraph"
-_CONTAINER_NAME = re.compile(_CONTAINER, re.IGNORECASE)
+# Each paragraph's container: a name no export can hold (it changes with every process),
+# so none can close it early.
+_CONTAINER = f"obsync-{secrets.token_hex(6)}"
 # A paragraph with this many tags is read on its own: were it nested past the parser's
 # limit, the parser would stop there and lose the paragraphs after it.
 _ALONE_FROM = 200
@@ -193,8 +192,6 @@ def _parsed(
     for _line, block in blocks:
         for text, aside in _ASIDE:
             block = block.replace(text, aside)
-        if _CONTAINER in block.lower():
-            block = _CONTAINER_NAME.sub(_CONTAINER.replace("-", "_"), block)
         block = _unfinished_as_text(block)
         sources.append(f"<{_CONTAINER}>{block}</{_CONTAINER}>\n")
         starts.append(at)
@@ -251,7 +248,7 @@ def inner_source(node: etree._Element) -> str:
 def inner_text(node: etree._Element) -> str:
     """An element's text, formatting marked as ``common.inline_text`` marks it."""
     if next(node.iter(*_FORMATTING), None) is None:
-        return "".join(str(t) for t in node.itertext())  # plain: the parser decoded it
+        return "".join(cast(Iterator[str], node.itertext()))  # plain: the parser decoded it
     return common.inline_text(inner_source(node), markdown=False)
 
 

@@ -10,6 +10,7 @@ annotations without a key, and finding image files happen here.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections import Counter
@@ -457,11 +458,14 @@ def file_titles(
     if not papers:
         return
     main = papers.most_common(1)[0][0]
-    lines = reader.text.split("\n")
     first = min(d.line for d in drafts)
 
+    @functools.cache
+    def lines() -> list[str]:
+        return reader.text.split("\n")
+
     def body() -> str:
-        kept = (line for line in lines[header_lines:] if "<" not in line and "](" not in line)
+        kept = (line for line in lines()[header_lines:] if "<" not in line and "](" not in line)
         return "\n".join(kept)
 
     parent = fields.get("parent")
@@ -470,7 +474,7 @@ def file_titles(
         (lambda: titles.front_matter_title(fields), titles.FROM_FILE),
         (lambda: titles.text_title(body()), titles.FROM_FILE),
         (
-            lambda: titles.reference_title("\n".join(lines[header_lines : first - 1])),
+            lambda: titles.reference_title("\n".join(lines()[header_lines : first - 1])),
             titles.FROM_REFERENCE,
         ),
         (lambda: titles.file_name_title(reader.path), titles.FROM_REFERENCE),
@@ -484,7 +488,7 @@ def file_titles(
     if len(papers) > 1:
         for draft in drafts:
             key = _paper_of(reader, draft)
-            if key and key not in reader.titles and (title := _heading_above(lines, draft.line)):
+            if key and key not in reader.titles and (title := _heading_above(lines(), draft.line)):
                 reader.titles[key] = (title, titles.FROM_FILE)
 
 
