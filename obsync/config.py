@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from obsync import templating
@@ -20,12 +27,14 @@ from obsync.errors import ObsyncError
 from obsync.system import places
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.templating import Templates
+from obsync.zotero.settings import ZoteroSettings, check_library, check_url, load_key
 
 DEFAULT_MARKER = "%% obsync: write your notes below this line %%"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A value never shows in an error: a key pasted into the wrong place stays unprinted.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 def _vault_relative(value: str) -> str:
@@ -77,6 +86,36 @@ class TemplateFiles(_Strict):
     source: Path | None = None
 
 
+class Zotero(_Strict):
+    """Zotero's Web API as a second source (see obsync/zotero). The key is never here."""
+
+    library: list[str] = []  # "users/NNN", "groups/NNN"; none: the key's own user library
+    api_key_file: Path | None = None
+    api_url: str = "https://api.zotero.org"
+    stream_url: str = "wss://stream.zotero.org"
+    data_dir: Path | None = None  # Zotero's data folder: rendered pictures of image annotations
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"api_key", "key"} & set(data):
+            raise ValueError(
+                "the API key is never kept in config.toml: write it alone in a file named "
+                "by api_key_file (chmod 600), or set $OBSYNC_ZOTERO_API_KEY"
+            )
+        return data
+
+    @field_validator("library")
+    @classmethod
+    def _libraries(cls, value: list[str]) -> list[str]:
+        return [check_library(v) for v in value]
+
+    @field_validator("api_url", "stream_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(value)
+
+
 class Config(_Strict):
     """The config file's contents (every key is optional)."""
 
@@ -88,6 +127,7 @@ class Config(_Strict):
     colors: dict[str, list[str]] = {}
     daemon: Daemon = Daemon()
     templates: TemplateFiles = TemplateFiles()
+    zotero: Zotero | None = None
 
     @field_validator("colors")
     @classmethod
@@ -125,6 +165,7 @@ class Settings:
     daemon: Daemon = field(default_factory=Daemon)
     literature_name: str = "title"
     templates: Templates = DEFAULT_TEMPLATES
+    zotero: ZoteroSettings | None = None
 
 
 def default_config_path(env: Mapping[str, str], system: str | None = None) -> Path:
@@ -165,7 +206,7 @@ def load_config_file(path: Path) -> Config:
         errors = exc.errors()
         more = len(errors) - 1
         also = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-        raise ObsyncError(f"{path}: {_explain(errors[0])}{also}") from exc
+        raise ObsyncError(f"{path}: {_explain(errors[0])}{also}") from None
     # A relative path in a config file means the same wherever obsync is started from.
     base = path.parent.absolute()
     rebased = {
@@ -256,6 +297,8 @@ def resolve(
     export_dir = export or config.export
     vault_dir = vault or config.vault
     start = "" if found else " (or run `obsync init --export DIR --vault DIR` once)"
+    if export_dir is None and config.zotero is not None:
+        export_dir = _no_export(config, environ)
     if export_dir is None:
         raise ObsyncError(f"no export folder: pass --export DIR or set 'export'{where}{start}")
     if vault_dir is None:
@@ -283,7 +326,36 @@ def resolve(
         config_file=found,
         daemon=config.daemon,
         templates=_templates(config.templates, found),
+        zotero=_zotero(config.zotero, found, environ),
     )
+
+
+def _zotero(
+    section: Zotero | None, config_file: Path | None, env: Mapping[str, str]
+) -> ZoteroSettings | None:
+    """The ``[zotero]`` section with its key; a relative key file or data folder is from
+    the config file's folder."""
+    if section is None:
+        return None
+    base = config_file.parent.absolute() if config_file is not None else Path.cwd()
+
+    def where(path: Path | None) -> Path | None:
+        return None if path is None else base / path.expanduser()
+
+    return ZoteroSettings(
+        key=load_key(where(section.api_key_file), env),
+        libraries=tuple(dict.fromkeys(section.library)),
+        api_url=section.api_url,
+        stream_url=section.stream_url,
+        data_dir=where(section.data_dir),
+    )
+
+
+def _no_export(config: Config, env: Mapping[str, str]) -> Path:
+    """With Zotero's API as the only source, an empty folder stands for the export folder."""
+    folder = (config.state or default_state_dir(env)).expanduser() / "no-export"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _templates(files: TemplateFiles, config_file: Path | None) -> Templates:

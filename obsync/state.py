@@ -41,6 +41,17 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER NOT NULL,
     sources TEXT NOT NULL        -- JSON list: the keys of the papers it held then
 );
+CREATE TABLE IF NOT EXISTS zotero_libraries (
+    library TEXT PRIMARY KEY,    -- 'users/NNN' or 'groups/NNN' on Zotero's Web API
+    version INTEGER NOT NULL,    -- the library version its items below are as of
+    synced INTEGER NOT NULL      -- the version the vault was last synced with
+);
+CREATE TABLE IF NOT EXISTS zotero_items (
+    library TEXT NOT NULL,
+    key TEXT NOT NULL,
+    item TEXT NOT NULL,          -- JSON: an annotation, attachment or paper as the API gave it
+    PRIMARY KEY (library, key)
+);
 """
 VERSION = "1"
 
@@ -221,6 +232,56 @@ class StateStore:
         with contextlib.closing(self._connect()) as db, db:
             db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in files_gone])
             _write(db, records, meta, files)
+
+    # -- Zotero's Web API (obsync/zotero/source.py): items as of a library version ----------
+
+    def zotero_versions(self) -> dict[str, tuple[int, int]]:
+        """Each library's (version fetched, version synced into the vault)."""
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT library, version, synced FROM zotero_libraries")
+            return {library: (version, synced) for library, version, synced in rows}
+
+    def zotero_items(self, library: str) -> dict[str, str]:
+        """A library's items as kept: key -> JSON."""
+        with contextlib.closing(self._connect()) as db:
+            rows = db.execute("SELECT key, item FROM zotero_items WHERE library = ?", (library,))
+            return dict(rows.fetchall())
+
+    def zotero_update(
+        self,
+        library: str,
+        version: int,
+        items: dict[str, str],
+        gone: Iterable[str] = (),
+        *,
+        reset: bool = False,
+    ) -> None:
+        """Keep a library's changed items and forget its deleted ones (all first, on
+        ``reset``) as of ``version``, in one transaction."""
+        with contextlib.closing(self._connect()) as db, db:
+            if reset:
+                db.execute("DELETE FROM zotero_items WHERE library = ?", (library,))
+            db.executemany(
+                "DELETE FROM zotero_items WHERE library = ? AND key = ?",
+                [(library, key) for key in gone],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO zotero_items VALUES (?, ?, ?)",
+                [(library, key, item) for key, item in items.items()],
+            )
+            db.execute(
+                "INSERT INTO zotero_libraries VALUES (?, ?, -1) ON CONFLICT (library)"
+                " DO UPDATE SET version = excluded.version",
+                (library, version),
+            )
+
+    def zotero_synced(self, versions: dict[str, int]) -> None:
+        """The vault now holds these libraries as of these versions."""
+        with contextlib.closing(self._connect()) as db, db:
+            db.executemany(
+                "UPDATE zotero_libraries SET synced = ? WHERE library = ?",
+                [(version, library) for library, version in versions.items()],
+            )
 
 
 _COLUMNS = "kind, key, path, fingerprint, tags, export_file, source_key, entry, sort, page, color"

@@ -27,6 +27,7 @@ from obsync.scan import SameFile, VaultIndex, scan
 from obsync.state import Record, StateStore
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.vault import Applied, apply, remove_temp_files
+from obsync.zotero import source as zotero
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ def run_sync(
     store = StateStore(settings.state_file)
     if not dry_run:
         obsidian_base.write_once(settings, store)  # the vault's Base, once ever
+    # Zotero's Web API, when configured: what it changed calls for a look at everything.
+    pulled = zotero.pull(settings.zotero, store) if settings.zotero is not None else None
+    full = full or (pulled is not None and pulled.changed)
     scope = (
         None
         if full or restore_deleted
@@ -134,6 +138,8 @@ def run_sync(
         state = store.load()
         stamped = [(cache[p][1], cache[p][0]) for p in read.files if p not in unsettled]
         files, files_gone = file_records(stamped, settings.export), []
+    if scope is None or not scope.empty:
+        read = zotero.merged(read, pulled, None if scope is None else scope.state)
     for error in read.errors:
         log.warning("%s", error)
     if progress is not None and scope is not None and not scope.empty:
@@ -216,6 +222,8 @@ def run_sync(
         store.keep_only(kept, meta, files)
     else:
         store.update(saved, meta, files, files_gone)
+    if not stopped:
+        zotero.synced(pulled)
     return report
 
 

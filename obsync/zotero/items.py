@@ -1,0 +1,185 @@
+"""Zotero Web API items -> the annotations an export of them would give (pure).
+
+An annotation item names its attachment (``data.parentItem``); the attachment names
+the paper (its own ``parentItem``), unless it is a standalone PDF, which is then its
+own paper. The result is what :class:`obsync.export.paragraphs.ParagraphReader`
+makes of the same annotation in an export: the same key, link, citation and source
+key, so an annotation seen in both sources is one note. The API's title is the
+paper's own, so it outranks any export's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from obsync.colors import normalise
+from obsync.export import common
+from obsync.export.common import ItemRef
+from obsync.export.paragraphs import valid_key
+from obsync.model import Annotation, AnnotationType, Library, Location, SourceInfo
+
+TITLE_FROM_API = 4  # above any export's (paragraphs.TITLE_FROM_FILE)
+PICTURED = (AnnotationType.IMAGE, AnnotationType.INK)  # Zotero renders these to a PNG
+
+Item = Mapping[str, Any]  # one item as the API serves it: key, version, meta, data
+# Where Zotero's rendered picture of an image or ink annotation is, when it is here.
+FindPicture = Callable[[str, str], Path | None]
+_YEAR = re.compile(r"\b(\d{4})\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """An annotation item read: an annotation, or why not (``error``), or neither
+    (an item in the trash, or not an annotation at all)."""
+
+    annotation: Annotation | None = None
+    error: str = ""
+
+
+def library_of(name: str) -> Library:
+    """``users/NNN`` -> the user's own library; ``groups/NNN`` -> that group's."""
+    kind, _, ident = name.partition("/")
+    return Library(ident if kind == "groups" else None)
+
+
+def origin(name: str) -> Path:
+    """What stands for a library where an export has its file (errors, the state)."""
+    return Path(f"zotero:{name}")
+
+
+def data_of(item: Item) -> Mapping[str, Any]:
+    data = item.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def in_trash(item: Item | None) -> bool:
+    return item is not None and bool(data_of(item).get("deleted"))
+
+
+def no_pictures(_library: str, _key: str) -> Path | None:
+    return None
+
+
+def convert(
+    library: str,
+    item: Item,
+    items: Mapping[str, Item],
+    find_picture: FindPicture = no_pictures,
+) -> Converted:
+    """One annotation item, with ``items`` (by key) holding its attachment and paper."""
+    data = data_of(item)
+    if data.get("itemType") != "annotation" or in_trash(item):
+        return Converted()
+    key = data.get("key", item.get("key"))
+    if not isinstance(key, str) or not valid_key(key):
+        return Converted(error=f"item {common.shown(key)}: not a Zotero key; skipped")
+    try:
+        kind = AnnotationType(str(data.get("annotationType")))
+    except ValueError:
+        shown = common.shown(data.get("annotationType"))
+        return Converted(error=f"annotation {key}: type {shown} is not known to obsync; skipped")
+    attachment_key = data.get("parentItem")
+    if not isinstance(attachment_key, str) or not valid_key(attachment_key):
+        return Converted(error=f"annotation {key}: no attachment (parentItem); skipped")
+    attachment = items.get(attachment_key)
+    if in_trash(attachment):
+        return Converted()  # its PDF is in the trash: so is the annotation, for Zotero
+    paper_key = data_of(attachment).get("parentItem") if attachment is not None else None
+    paper = items.get(paper_key) if isinstance(paper_key, str) else None
+    lib = library_of(library)
+    position = _position(data.get("annotationPosition"))
+    page_label = _string(data.get("annotationPageLabel"))
+    source_key = paper_key if isinstance(paper_key, str) and valid_key(paper_key) else None
+    source = _source(lib, source_key or attachment_key, paper or attachment)
+    citation = ", ".join(
+        p for p in (source.citation, f"p. {page_label}" if page_label else "") if p
+    )
+    text = common.inline_text(_string(data.get("annotationText")), markdown=False)
+    comment = common.clean_comment(
+        common.inline_text(_string(data.get("annotationComment")), markdown=False)
+    )
+    return Converted(
+        Annotation(
+            key=key,
+            keyed=True,
+            type=kind,
+            text=text.strip(),
+            comment=comment,
+            color=normalise(data.get("annotationColor")),
+            page_label=page_label,
+            zotero_link=common.zotero_open_link(ItemRef(lib, attachment_key), position, key),
+            citation=citation,
+            source=source,
+            image=find_picture(library, key) if kind in PICTURED else None,
+            location=Location(origin(library), 0),
+            sort_index=common.position_sort_key(position, page_label),
+            attachment_key=attachment_key,
+        )
+    )
+
+
+def citation_of(item: Item | None) -> str:
+    """``Zhao et al., 2023`` from the item's creator summary and date, as exports cite."""
+    if item is None:
+        return ""
+    meta = item.get("meta")
+    meta = meta if isinstance(meta, Mapping) else {}
+    data = data_of(item)
+    who = _string(meta.get("creatorSummary"))
+    if not who and (title := _string(data.get("title"))):
+        who = f"“{title}”"
+    year = ""
+    for date in (meta.get("parsedDate"), data.get("date")):
+        if isinstance(date, str) and (match := _YEAR.search(date)):
+            year = match.group(1)
+            break
+    return ", ".join(p for p in (who, year) if p)
+
+
+def _source(library: Library, key: str, item: Item | None) -> SourceInfo:
+    title = _string(data_of(item).get("title")) if item is not None else ""
+    return SourceInfo(
+        key=key,
+        library=library,
+        title=title or key,
+        title_rank=TITLE_FROM_API if title else 0,
+        citation=citation_of(item),
+    )
+
+
+def _position(value: object) -> object:
+    """``annotationPosition`` is JSON in a string."""
+    if isinstance(value, str):
+        try:
+            return common.load_json(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _string(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def wanted_parents(items: Mapping[str, Item]) -> set[str]:
+    """Keys of attachments and papers the annotations in ``items`` need and it lacks."""
+    wanted: set[str] = set()
+    for item in items.values():
+        data = data_of(item)
+        if data.get("itemType") not in ("annotation", "attachment"):
+            continue
+        parent = data.get("parentItem")
+        if isinstance(parent, str) and valid_key(parent) and parent not in items:
+            wanted.add(parent)
+    return wanted
+
+
+def dumps(item: Item) -> str:
+    """What the state keeps of an item: the parts conversion reads."""
+    kept = {k: item[k] for k in ("key", "version", "meta", "data") if k in item}
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,346 @@
+"""Zotero's Web API as a source: fetch what changed, keep it, hand a sync its annotations.
+
+Each library's items (annotations, their attachments and papers) are kept in the
+state store as of a library version. A pull asks for what changed since that version
+(a 304 when nothing did: one request), the keys deleted since, and the parents the
+new annotations need; a 409 starts the library again from 0, and a library that
+moves while it is read is read again. The annotations then join the export's, each
+library standing where an export has a file (``zotero:users/NNN``): an annotation
+the library no longer holds is marked removed, as one gone from its export file is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from obsync.export.paragraphs import valid_key
+from obsync.model import Annotation, ExportRead, InputError, SourceInfo
+from obsync.state import Snapshot, StateStore
+from obsync.zotero import items as api_items
+from obsync.zotero.api import KEYS_PER_REQUEST, Unreachable, VersionGone, ZoteroApi
+from obsync.zotero.settings import Secret, ZoteroSettings
+
+log = logging.getLogger(__name__)
+
+ROUNDS = 4  # passes over a library that keeps moving before its first version is kept
+USER_META = "zotero_user"  # the key's own library, found once
+WAITING_META = "zotero_waiting"  # image annotations whose picture Zotero has not rendered
+
+
+@dataclass(slots=True)
+class Pulled:
+    """What the API source has for this sync."""
+
+    settings: ZoteroSettings
+    store: StateStore
+    libraries: tuple[str, ...]
+    unreachable: set[str] = field(default_factory=set)
+    versions: dict[str, int] = field(default_factory=dict)  # as fetched
+    changed: bool = False  # the vault is behind what was fetched
+    requests: int = 0
+
+
+def pull(
+    settings: ZoteroSettings,
+    store: StateStore,
+    api_factory: Callable[[ZoteroSettings], ZoteroApi] | None = None,
+) -> Pulled:
+    """Bring every library's kept items up to date; a server out of reach is a warning."""
+    make = api_factory or (lambda s: ZoteroApi(s.api_url, s.key))
+    libraries = settings.libraries
+    pulled = Pulled(settings, store, libraries)
+    if not libraries:
+        try:
+            libraries = (own_library(settings, store, make),)
+        except Unreachable as exc:
+            log.warning("Zotero API: %s; syncing the export folder alone", exc)
+            pulled.unreachable.add("users")
+            return pulled
+        pulled.libraries = libraries
+    known = store.zotero_versions()
+    for library in libraries:
+        with make(settings) as api:  # one client, one request at a time, per library
+            try:
+                version = LibraryPull(api, store, library, known.get(library, (0, -1))[0]).run()
+            except Unreachable as exc:
+                log.warning("Zotero API, %s: %s; the next sync catches up", library, exc)
+                pulled.unreachable.add(library)
+                version = known.get(library, (0, -1))[0]
+            finally:
+                pulled.requests += api.requests
+        pulled.versions[library] = version
+        if version != known.get(library, (0, -1))[1] and library not in pulled.unreachable:
+            pulled.changed = True
+    if not pulled.changed and _pictures_arrived(pulled):
+        pulled.changed = True
+    return pulled
+
+
+def own_library(
+    settings: ZoteroSettings, store: StateStore, make: Callable[[ZoteroSettings], ZoteroApi]
+) -> str:
+    """``users/NNN`` of the key, asked once per key and then remembered (by a digest
+    of the key, never the key)."""
+    tag = _digest(settings.key)
+    meta = store.load_meta() or {}
+    kept_tag, _, library = meta.get(USER_META, "").partition(" ")
+    if kept_tag == tag and library:
+        return library
+    with make(settings) as api:
+        library = api.user_id()
+    store.set_meta({USER_META: f"{tag} {library}"})
+    return library
+
+
+def _digest(key: Secret) -> str:
+    return hashlib.sha256(b"obsync zotero key\0" + key.reveal().encode()).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class LibraryPull:
+    """One library brought up to date from ``since``: returns the version now kept."""
+
+    api: ZoteroApi
+    store: StateStore
+    library: str
+    since: int
+
+    def run(self) -> int:
+        since = self.since
+        for round_ in range(1, ROUNDS + 1):
+            try:
+                # The last pass keeps its first version even if the library moves on:
+                # what changed after it is newer, so the next sync fetches it.
+                result = self.one_pass(since, strict=round_ < ROUNDS)
+            except VersionGone:
+                log.info("Zotero API, %s: reading the library again from the start",
+                         self.library)  # fmt: skip
+                since = 0
+                continue
+            except _Moved:
+                log.info("Zotero API, %s: the library changed while read; again", self.library)
+                continue
+            if result is None:
+                return since  # 304: nothing changed
+            version, changed, gone = result
+            self.store.zotero_update(self.library, version, changed, gone, reset=since == 0)
+            return version
+        return since
+
+    def one_pass(self, since: int, *, strict: bool) -> tuple[int, dict[str, str], set[str]] | None:
+        """(version, items to keep, keys gone), or None when nothing changed."""
+        prefix = f"/{self.library}"
+        seen = _Version(strict)
+        params: dict[str, str | int] = {"format": "json", "includeTrashed": 1}
+        if since:
+            params["since"] = since
+        else:
+            params["itemType"] = "annotation"  # of the rest, only the parents they need
+        fetched: dict[str, dict[str, Any]] = {}
+        for page in self.api.pages(f"{prefix}/items", params, since=since or None):
+            if page.status == 304:
+                return None
+            seen.check(page.version)
+            fetched |= _by_key(page.body)
+        if seen.version is None:
+            raise Unreachable("the server gave no library version")
+        gone: set[str] = set()
+        if since:
+            response = self.api.get(f"{prefix}/deleted", {"since": since})
+            seen.check(_int(response.headers.get("Last-Modified-Version")))
+            body = _json(response)
+            keys = body.get("items", []) if isinstance(body, dict) else []
+            gone = {k for k in keys if isinstance(k, str)}
+        kept = {} if since == 0 else self.store.zotero_items(self.library)
+        everything: dict[str, Any] = {
+            key: json.loads(text) for key, text in kept.items() if key not in gone
+        }
+        changed: dict[str, Any] = {}
+        # Items of any type changed: annotations are kept, other items only as parents.
+        for key, item in fetched.items():
+            if _type(item) == "annotation" or key in everything:
+                everything[key] = changed[key] = item
+        asked: set[str] = set()
+        while True:
+            wanted = api_items.wanted_parents(everything)
+            if found := {k: fetched[k] for k in wanted if k in fetched}:
+                everything |= found
+                changed |= found
+                continue
+            wanted -= asked  # asked for and not there: deleted, or not readable
+            if not wanted:
+                break
+            asked |= wanted
+            batch = sorted(wanted)
+            for start in range(0, len(batch), KEYS_PER_REQUEST):
+                keys = ",".join(batch[start : start + KEYS_PER_REQUEST])
+                query: dict[str, str | int] = {
+                    "format": "json",
+                    "includeTrashed": 1,
+                    "itemKey": keys,
+                }
+                for page in self.api.pages(f"{prefix}/items", query):
+                    seen.check(page.version)
+                    parents = _by_key(page.body)
+                    everything |= parents
+                    changed |= parents
+        texts = {key: api_items.dumps(item) for key, item in changed.items()}
+        return seen.version, texts, gone
+
+
+@dataclass(slots=True)
+class _Version:
+    """The library version of a pass: every answer must give the same (when strict)."""
+
+    strict: bool
+    version: int | None = None
+
+    def check(self, seen: int | None) -> None:
+        if seen is None:
+            return
+        if self.version is None:
+            self.version = seen
+        elif seen != self.version and self.strict:
+            raise _Moved()
+
+
+class _Moved(Exception):
+    """The library moved on between two answers of one pass."""
+
+
+def _by_key(body: object) -> dict[str, dict[str, Any]]:
+    items = body if isinstance(body, list) else []
+    return {i["key"]: i for i in items if isinstance(i, dict) and isinstance(i.get("key"), str)}
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise Unreachable("the server's answer is not JSON") from None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _type(item: Mapping[str, Any]) -> object:
+    return api_items.data_of(item).get("itemType")
+
+
+# -- the annotations, for a sync ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRead:
+    annotations: tuple[Annotation, ...]
+    errors: tuple[InputError, ...]
+    waiting: tuple[str, ...]  # "library key" of annotations whose picture is not here yet
+
+
+def read(pulled: Pulled) -> ApiRead:
+    """Every annotation the kept items hold, converted as an export's would be."""
+    finder = picture_finder(pulled.settings.data_dir)
+    annotations: list[Annotation] = []
+    errors: list[InputError] = []
+    waiting: list[str] = []
+    for library in pulled.libraries:
+        kept = {k: json.loads(v) for k, v in pulled.store.zotero_items(library).items()}
+        origin = api_items.origin(library)
+        for item in kept.values():
+            converted = api_items.convert(library, item, kept, finder)
+            if converted.error:
+                errors.append(InputError(origin, None, converted.error))
+            if (annotation := converted.annotation) is not None:
+                annotations.append(annotation)
+                if annotation.type in api_items.PICTURED and annotation.image is None:
+                    waiting.append(f"{library} {annotation.key}")
+    annotations.sort(key=lambda a: a.key)
+    errors.sort(key=lambda e: (str(e.file), e.message))
+    return ApiRead(tuple(annotations), tuple(errors), tuple(sorted(waiting)))
+
+
+def picture_finder(data_dir: Path | None) -> api_items.FindPicture:
+    """Zotero renders image and ink annotations to ``cache/library/KEY.png`` (a group's
+    to ``cache/groups/ID/KEY.png``) in its data folder."""
+
+    def find(library: str, key: str) -> Path | None:
+        if data_dir is None or not valid_key(key):
+            return None
+        kind, _, ident = library.partition("/")
+        folder = "library" if kind == "users" else f"groups/{ident}"
+        path = data_dir.expanduser() / "cache" / folder / f"{key}.png"
+        return path if path.is_file() else None
+
+    return find
+
+
+def _pictures_arrived(pulled: Pulled) -> bool:
+    waiting = json.loads((pulled.store.load_meta() or {}).get(WAITING_META, "[]"))
+    finder = picture_finder(pulled.settings.data_dir)
+    for entry in waiting:
+        library, _, key = str(entry).partition(" ")
+        if library in pulled.libraries and finder(library, key) is not None:
+            return True
+    return False
+
+
+def merged(export: ExportRead, pulled: Pulled | None, state: Snapshot | None = None) -> ExportRead:
+    """The export's annotations and the API's: one per key, the API's copy unless only
+    the export's has the picture. ``state`` given (a sync of some papers): only the API's
+    annotations of papers in that sync."""
+    if pulled is None:
+        return export
+    api = read(pulled)
+    if not pulled.store.path.exists() or api.waiting != _waiting(pulled):
+        pulled.store.set_meta({WAITING_META: json.dumps(list(api.waiting))})
+    theirs = api.annotations
+    if state is not None:
+        papers = {a.source.key for a in export.annotations} | {
+            r.source_key or r.key for r in state.records.values()
+        }
+        theirs = tuple(a for a in theirs if a.source.key in papers)
+    best = {a.key: a for a in export.annotations}
+    for annotation in theirs:
+        kept = best.get(annotation.key)
+        if kept is None or kept.richness()[:2] <= annotation.richness()[:2]:
+            best[annotation.key] = annotation
+    titles: dict[str, SourceInfo] = {}
+    for annotation in best.values():
+        source, known = annotation.source, titles.get(annotation.source.key)
+        if known is None or (-source.title_rank, source.title) < (-known.title_rank, known.title):
+            titles[source.key] = source
+    annotations = tuple(
+        a if a.source == titles[a.source.key] else replace(a, source=titles[a.source.key])
+        for a in sorted(best.values(), key=lambda a: a.key)
+    )
+    origins = tuple(api_items.origin(lib) for lib in pulled.libraries)
+    return replace(
+        export,
+        annotations=annotations,
+        errors=export.errors + api.errors,
+        files=export.files + origins,
+        failed=export.failed
+        | {api_items.origin(lib) for lib in pulled.libraries if lib in pulled.unreachable},
+    )
+
+
+def _waiting(pulled: Pulled) -> tuple[str, ...]:
+    return tuple(json.loads((pulled.store.load_meta() or {}).get(WAITING_META, "[]")))
+
+
+def synced(pulled: Pulled | None) -> None:
+    """The vault now holds what was fetched: the next pull that fetches nothing is quiet."""
+    if pulled is not None:
+        reached = {k: v for k, v in pulled.versions.items() if k not in pulled.unreachable}
+        pulled.store.zotero_synced(reached)
+
+
+def libraries_of(pulled: Pulled) -> Iterable[str]:
+    return pulled.libraries
