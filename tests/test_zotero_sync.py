@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,14 @@ USER = "users/8071752"
 @pytest.fixture
 def fake() -> Iterator[FakeZotero]:
     yield from serve(FakeZotero())
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The client's back-off waits, counted instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr("obsync.zotero.api.wait", waited.append)
+    return waited
 
 
 def test_first_sync_creates_every_note_and_the_second_asks_once_and_writes_nothing(
@@ -53,7 +62,207 @@ def test_a_note_from_the_api_has_the_properties_an_export_gives(
     assert 'source: "[[A Survey of Large Language Models]]"' in text
     assert 'citation: "Zhao et al., 2023, p. 1"' in text
     assert "zotero://open-pdf/library/items/KB2C5XMW?page=1&annotation=RC4HW3AF" in text
-    assert "color: \"#ffd400\"" in text
+    assert 'color: "#ffd400"' in text
     assert "> Since the researchers have found" in text
     source = tmp_path / "vault" / "Zotero" / "Sources" / "A Survey of Large Language Models.md"
-    assert "item-key: \"7UKARWPR\"" in source.read_text()
+    assert 'item-key: "7UKARWPR"' in source.read_text()
+
+
+def _three_highlights(fake: FakeZotero, library: str = USER) -> None:
+    fake.library(library).put(
+        paper("PAPERAAA", "Attention Is All You Need", "Vaswani et al.", "2017"),
+        attachment("PDFAAAAA", "PAPERAAA"),
+        annotation("HLONE111", "PDFAAAAA", text="one"),
+        annotation("HLTWO222", "PDFAAAAA", text="two", top=600),
+        annotation("HLTHREE3", "PDFAAAAA", text="three", top=500),
+    )
+
+
+def test_an_incremental_sync_asks_since_the_version_it_has(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _three_highlights(fake)
+    config = write_config(tmp_path, fake)
+    run_json(capsys, config)
+    library = fake.library(USER)
+    known = library.version
+    changed = library.items["HLTWO222"]
+    changed["data"]["annotationComment"] = "now with a comment"
+    library.put(changed, annotation("HLFOUR44", "PDFAAAAA", text="four", top=400))
+    fake.requests.clear()
+    result = run_json(capsys, config)
+    assert result["annotations"]["created"] == 1
+    assert result["annotations"]["updated"] == 1
+    first = fake.requests[0]
+    assert first.query["since"] == str(known)
+    assert first.headers["if-modified-since-version"] == str(known)
+    assert "itemType" not in first.query  # any item may have changed: a paper's title too
+    assert fake.count("/deleted") == 1
+    assert "now with a comment" in note_path(tmp_path / "vault", "HLTWO222").read_text()
+
+
+def test_deleted_and_trashed_annotations_are_marked_removed_and_come_back(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _three_highlights(fake)
+    config = write_config(tmp_path, fake)
+    run_json(capsys, config)
+    library = fake.library(USER)
+    library.delete("HLONE111")
+    library.trash("HLTWO222")
+    result = run_json(capsys, config)
+    assert result["annotations"]["removed"] == 2
+    vault = tmp_path / "vault"
+    assert "annotation-status: removed" in note_path(vault, "HLONE111").read_text()
+    assert "annotation-status: removed" in note_path(vault, "HLTWO222").read_text()
+    assert "annotation-status" not in note_path(vault, "HLTHREE3").read_text()
+    library.trash("HLTWO222", trashed=False)
+    run_json(capsys, config)
+    assert "annotation-status" not in note_path(vault, "HLTWO222").read_text()
+
+
+def test_a_library_of_several_pages_is_read_page_by_page(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(fake, USER, papers=1, per_paper=250)
+    result = run_json(capsys, write_config(tmp_path, fake))
+    assert result["annotations"]["created"] == 250
+    pages = [r for r in fake.requests if r.path.endswith("/items") and "itemKey" not in r.query]
+    assert [r.query["start"] for r in pages] == ["0", "100", "200"]
+    assert all(r.query["limit"] == "100" for r in pages)
+
+
+def test_429_is_retried_after_the_wait_the_server_asks(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str], waits: list[float]
+) -> None:
+    _three_highlights(fake)
+    fake.fail.append((429, {"Retry-After": "7"}))
+    fake.fail.append((503, {"Retry-After": "3"}))
+    result = run_json(capsys, write_config(tmp_path, fake))
+    assert result["annotations"]["created"] == 3
+    assert waits == [7.0, 3.0]
+    assert fake.requests[0].path == fake.requests[2].path == "/users/8071752/items"
+
+
+def test_a_refused_key_is_one_line_and_exit_2(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _three_highlights(fake)
+    config = write_config(tmp_path, fake, key="WrongKey1234567890abcdef")
+    from obsync.cli import main
+
+    assert main(["sync", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "refused the API key for users/8071752 (403)" in err
+    assert "WrongKey" not in err
+
+
+def test_an_annotation_type_obsync_does_not_know_is_reported_and_the_rest_synced(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _three_highlights(fake)
+    fake.library(USER).put(annotation("NEWKIND1", "PDFAAAAA", kind="sparkle"))
+    result = run_json(capsys, write_config(tmp_path, fake), code=1)
+    assert result["annotations"]["created"] == 3
+    (error,) = result["errors"]
+    assert error["file"] == "zotero:users/8071752"
+    assert "NEWKIND1" in error["message"] and "'sparkle' is not known" in error["message"]
+
+
+def test_a_group_library_links_into_the_group(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _three_highlights(fake, "groups/5477470")
+    _three_highlights(fake, USER)  # the same keys in another library are other annotations?
+    fake.library(USER).delete("HLONE111", "HLTWO222", "HLTHREE3")
+    fake.library(USER).put(annotation("MINE1234", "PDFAAAAA", text="mine"))
+    config = write_config(tmp_path, fake, libraries=(USER, "groups/5477470"))
+    result = run_json(capsys, config)
+    assert result["annotations"]["created"] == 4
+    text = note_path(tmp_path / "vault", "HLONE111").read_text()
+    assert "zotero://open-pdf/groups/5477470/items/PDFAAAAA?page=1&annotation=HLONE111" in text
+    mine = note_path(tmp_path / "vault", "MINE1234").read_text()
+    assert "zotero://open-pdf/library/items/PDFAAAAA" in mine
+
+
+def test_an_annotation_in_an_export_and_in_the_api_is_one_note(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import FIXTURES
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURES / "better_notes", export)
+    fake.library(USER).put(
+        paper("7UKARWPR", "A Survey of Large Language Models"),
+        attachment("KB2C5XMW", "7UKARWPR"),
+        annotation("RC4HW3AF", "KB2C5XMW", text="Since the researchers have found & shown ..."),
+    )
+    config = write_config(tmp_path, fake, export=export)
+    result = run_json(capsys, config)
+    vault = tmp_path / "vault"
+    assert len([p for p in vault.rglob("*.md") if "RC4HW3AF" in p.read_text()
+                and "annotation-key" in p.read_text()]) == 1  # fmt: skip
+    assert result["annotations"]["conflicts"] == 0
+    sources = [p for p in (vault / "Zotero" / "Sources").glob("*.md")
+               if 'item-key: "7UKARWPR"' in p.read_text()]  # fmt: skip
+    assert [p.name for p in sources] == ["A Survey of Large Language Models.md"]
+
+
+def test_a_library_changing_while_read_is_read_again(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(fake, USER, papers=1, per_paper=150)
+    library = fake.library(USER)
+
+    def change(request: object) -> None:
+        library.put(annotation("LATE1234", "PDF00000", text="made while obsync read"))
+
+    # Before the second page: the library moves on between the pages of one pass.
+    fake.before.append(lambda r: fake.before.append(change))
+    result = run_json(capsys, write_config(tmp_path, fake))
+    assert result["annotations"]["created"] == 151
+    starts = [r.query.get("start") for r in fake.requests if "itemKey" not in r.query]
+    assert starts.count("0") == 2  # the pass began again
+
+
+def test_409_from_deleted_reads_the_library_again_from_the_start(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _three_highlights(fake)
+    config = write_config(tmp_path, fake)
+    run_json(capsys, config)
+    library = fake.library(USER)
+    library.delete("HLONE111")
+    library.deleted_kept_since = library.version + 1  # the server forgot old deletions
+    fake.requests.clear()
+    result = run_json(capsys, config)
+    assert result["annotations"]["removed"] == 1
+    assert any(r.path.endswith("/items") and "since" not in r.query for r in fake.requests)
+
+
+def test_a_connection_dropped_mid_page_is_tried_again_after_a_wait(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str], waits: list[float]
+) -> None:
+    fill(fake, USER, papers=1, per_paper=150)
+    fake.before.append(lambda r: fake.fail.append("drop"))  # the first page, cut short
+    result = run_json(capsys, write_config(tmp_path, fake))
+    assert result["annotations"]["created"] == 150
+    assert waits == [1.0]
+
+
+def test_a_server_out_of_reach_is_a_warning_and_the_export_still_syncs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], demo_export: Path, waits: list[float]
+) -> None:
+    fake = FakeZotero()
+    fake.url = "http://127.0.0.1:9"  # discard port: nothing listens
+    config = write_config(tmp_path, fake, export=demo_export)
+    from obsync.cli import main
+
+    capsys.readouterr()
+    assert main(["sync", "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "created" in captured.out
+    assert "cannot reach the server" in captured.err
+    assert waits == [1.0, 2.0, 4.0]  # exponential back-off, then a warning
+    assert list((tmp_path / "vault").rglob("*.md"))

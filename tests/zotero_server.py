@@ -219,7 +219,7 @@ class FakeZotero:
             links.append(f'<{base}?limit={limit}&start={start + limit}>; rel="next"')
             last = (len(chosen) - 1) // limit * limit
             links.append(f'<{base}?limit={limit}&start={last}>; rel="last"')
-        links.append(f'<https://www.zotero.org/testuser/items>; rel="alternate"')
+        links.append('<https://www.zotero.org/testuser/items>; rel="alternate"')
         headers["Link"] = ", ".join(links)
         return 200, headers, json.dumps(page).encode()
 

@@ -55,7 +55,10 @@ def fill(fake: FakeZotero, library: str, papers: int, per_paper: int) -> None:
     """``papers`` papers, each with a PDF holding ``per_paper`` highlights, in one write."""
     items = []
     for p in range(papers):
-        items += [paper(f"PAPER{p:03d}", f"Paper number {p}"), attachment(f"PDF{p:05d}", f"PAPER{p:03d}")]
+        items += [
+            paper(f"PAPER{p:03d}", f"Paper number {p}"),
+            attachment(f"PDF{p:05d}", f"PAPER{p:03d}"),
+        ]
         for a in range(per_paper):
             items.append(
                 annotation(f"A{p:03d}{a:04d}", f"PDF{p:05d}", text=f"Highlight {a} of paper {p}",
