@@ -249,7 +249,7 @@ def watchdog_daemon(settings: Settings) -> Daemon:
         source.start()
         return source
 
-    return Daemon(
+    daemon = Daemon(
         settings,
         events,
         start,
@@ -257,3 +257,8 @@ def watchdog_daemon(settings: Settings) -> Daemon:
         settle=options.settle,
         rescan_interval=options.rescan_interval,
     )
+    if settings.zotero is not None:  # Zotero's streaming API: a sync when a library changes
+        from obsync.zotero import stream
+
+        stream.start(settings.zotero, lambda: events.changes.put(Change(RESCAN)), daemon.stop)
+    return daemon

@@ -266,3 +266,31 @@ def test_a_server_out_of_reach_is_a_warning_and_the_export_still_syncs(
     assert "cannot reach the server" in captured.err
     assert waits == [1.0, 2.0, 4.0]  # exponential back-off, then a warning
     assert list((tmp_path / "vault").rglob("*.md"))
+
+
+def test_an_image_annotation_gets_its_picture_once_zotero_has_rendered_it(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "Zotero"
+    fake.library(USER).put(
+        paper("PAPERAAA", "A paper"),
+        attachment("PDFAAAAA", "PAPERAAA"),
+        annotation("IMAGE111", "PDFAAAAA", kind="image", comment="a figure"),
+    )
+    config = write_config(tmp_path, fake, data_dir=data_dir)
+    run_json(capsys, config)
+    vault = tmp_path / "vault"
+    text = note_path(vault, "IMAGE111").read_text()
+    assert "*(the picture is not here yet: [see it in Zotero](<zotero://open-pdf/library/items/PDFAAAAA?page=1&annotation=IMAGE111>))*" in text
+    picture = data_dir / "cache" / "library" / "IMAGE111.png"
+    picture.parent.mkdir(parents=True)
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n rendered")
+    fake.requests.clear()
+    result = run_json(capsys, config)
+    assert len(fake.requests) == 1  # a 304: the picture alone called for the sync
+    assert result["annotations"]["updated"] == 1
+    assert "![[IMAGE111.png]]" in note_path(vault, "IMAGE111").read_text()
+    assert (vault / "Zotero" / "Attachments" / "IMAGE111.png").read_bytes() == picture.read_bytes()
+    before = tree(vault)
+    run_json(capsys, config)
+    assert tree(vault) == before

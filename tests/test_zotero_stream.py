@@ -1,0 +1,96 @@
+"""The streaming API (obsync/zotero/stream.py) against a local WebSocket server."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from websockets.sync.server import Server, ServerConnection, serve
+
+from obsync.zotero.settings import Secret, ZoteroSettings
+from obsync.zotero.stream import Stream
+from tests.zotero_server import KEY
+
+
+@dataclass
+class FakeStream:
+    """Speaks as stream.zotero.org does; ``push`` sends an event to every client."""
+
+    subscriptions: list[dict[str, object]] = field(default_factory=list)
+    clients: queue.Queue[ServerConnection] = field(default_factory=queue.Queue)
+    url: str = ""
+
+    def handler(self, ws: ServerConnection) -> None:
+        ws.send(json.dumps({"event": "connected", "retry": 10000}))
+        message = json.loads(ws.recv(timeout=10))
+        assert message["action"] == "createSubscriptions"
+        self.subscriptions += message["subscriptions"]
+        topics = message["subscriptions"][0].get("topics", [])
+        ws.send(json.dumps({"event": "subscriptionsCreated",
+                            "subscriptions": [{"apiKey": KEY, "topics": topics}], "errors": []}))  # fmt: skip
+        self.clients.put(ws)
+        try:
+            for _ in ws:
+                pass
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def fake_stream() -> Iterator[FakeStream]:
+    fake = FakeStream()
+    server: Server = serve(fake.handler, "127.0.0.1", 0)
+    fake.url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+
+
+def test_a_sync_on_connect_on_topic_updated_and_after_a_reconnect(fake_stream: FakeStream) -> None:
+    settings = ZoteroSettings(
+        key=Secret(KEY), libraries=("users/8071752", "groups/5477470"), stream_url=fake_stream.url
+    )
+    syncs: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    stream = Stream(settings, lambda: syncs.put("sync"), stop, first_wait=0.05)
+    stream.start()
+    try:
+        ws = fake_stream.clients.get(timeout=10)
+        assert syncs.get(timeout=10) == "sync"  # on connect: what changed while down
+        assert fake_stream.subscriptions == [
+            {"apiKey": KEY, "topics": ["/users/8071752", "/groups/5477470"]}
+        ]
+        ws.send(json.dumps({"event": "topicUpdated", "topic": "/groups/5477470", "version": 7}))
+        assert syncs.get(timeout=10) == "sync"
+        ws.send(json.dumps({"event": "topicUpdated", "topic": "/groups/1", "version": 7}))
+        ws.close()  # the stream drops: obsync connects again and syncs once more
+        again = fake_stream.clients.get(timeout=10)
+        assert again is not ws
+        assert syncs.get(timeout=10) == "sync"
+        assert syncs.empty()  # the other library's update asked for nothing
+    finally:
+        stop.set()
+        assert stream.thread is not None
+        stream.thread.join(timeout=10)
+    assert not stream.thread.is_alive()
+
+
+def test_while_the_stream_is_down_it_polls() -> None:
+    settings = ZoteroSettings(key=Secret(KEY), stream_url="ws://127.0.0.1:9")
+    syncs: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    stream = Stream(settings, lambda: syncs.put("poll"), stop, poll=0.05, first_wait=0.2)
+    stream.start()
+    try:
+        assert syncs.get(timeout=10) == "poll"
+        assert syncs.get(timeout=10) == "poll"
+        assert not stream.connected.is_set()
+    finally:
+        stop.set()
+        assert stream.thread is not None
+        stream.thread.join(timeout=10)
