@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--export", type=Path, metavar="DIR", help="the export folder to read")
     init.add_argument("--vault", type=Path, metavar="DIR", help="the Obsidian vault to write")
     init.add_argument("--force", action="store_true", help="replace an existing config file")
+    init.add_argument(
+        "--zotero",
+        action="append",
+        default=[],
+        metavar="LIBRARY",
+        help="also read this library from Zotero's Web API: users/NNN or groups/NNN (repeatable)",
+    )
     init.set_defaults(handler=cmd_init)
 
     sync = commands.add_parser("sync", parents=[common], help="sync once and exit")
@@ -125,7 +132,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from obsync.init_config import init_target, write_config
 
     path = init_target(args.config, os.environ)
-    config = write_config(path, export=args.export, vault=args.vault, force=args.force)
+    config = write_config(
+        path, export=args.export, vault=args.vault, force=args.force, zotero=args.zotero
+    )
     if config.export is not None and not config.export.is_dir():
         log.warning(
             "the export folder %s does not exist yet: have Better Notes sync into it",
@@ -136,7 +145,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         sync += f" --config {shlex.quote(str(path))}"
     if not args.quiet:
         print(printable(f"wrote {path}"))
-        if config.export is None or config.vault is None:
+        if config.zotero is not None:
+            from obsync.zotero.settings import default_key_file
+
+            key = default_key_file(os.environ)
+            print(printable(f"then: put your Zotero API key alone in {key} (chmod 600)"))
+        if config.vault is None or (config.export is None and config.zotero is None):
             print(printable(f"next: set 'export' and 'vault' in it, then run: {sync}"))
         else:
             print(printable(f"next: {sync}"))

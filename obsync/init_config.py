@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from obsync.config import (
@@ -18,6 +18,7 @@ from obsync.config import (
 )
 from obsync.errors import ObsyncError
 from obsync.model import printable
+from obsync.zotero.settings import check_library
 
 
 def init_target(explicit: Path | None, env: Mapping[str, str]) -> Path:
@@ -75,7 +76,25 @@ def _path(key: str, path: Path | None, example: str, flag: str) -> str:
     return f"# {key} = {toml_string(example)}  # required: set it here, or pass {flag}"
 
 
-def config_text(export: Path | None, vault: Path | None) -> str:
+def zotero_section(libraries: Sequence[str]) -> str:
+    """``[zotero]``: set when libraries are given, else commented out as an example."""
+    rows = _rows(
+        ("api_key_file", "~/.config/obsync/zotero-key", "the key alone, chmod 600"),
+        ("api_url", "https://api.zotero.org", ""),
+        ("stream_url", "wss://stream.zotero.org", "what `obsync run` listens to"),
+        ("data_dir", "~/Zotero", "Zotero's data folder: pictures of image annotations"),
+    )
+    head = """\
+# Zotero's Web API as a second source: annotations from every device, Zotero closed.
+# The key is never written here: put it alone in api_key_file (only you may read it),
+# or in $OBSYNC_ZOTERO_API_KEY. The README's "Straight from Zotero" says how to make one."""
+    if not libraries:
+        example = _rows(("library", ["users/8071752", "groups/5477470"], "an example"))
+        return f"{head}\n# [zotero]\n{example}\n{rows}\n"
+    return f"{head}\n[zotero]\nlibrary = {_value(list(libraries))}\n{rows}\n"
+
+
+def config_text(export: Path | None, vault: Path | None, zotero: Sequence[str] = ()) -> str:
     """The text ``obsync init`` writes: ``export`` and ``vault`` set (when given), every
     other key commented out at its default, or at an example where it has none."""
     folders, notes, daemon = Folders(), Notes(), Daemon()
@@ -145,10 +164,18 @@ def config_text(export: Path | None, vault: Path | None) -> str:
 # Jinja2 templates for the body of notes, instead of the built-in ones (relative paths
 # are from this file's folder). A template with an error stops the sync, naming its line.
 {templates}
-"""
+
+{zotero_section(zotero)}"""
 
 
-def write_config(path: Path, *, export: Path | None, vault: Path | None, force: bool) -> Config:
+def write_config(
+    path: Path,
+    *,
+    export: Path | None,
+    vault: Path | None,
+    force: bool,
+    zotero: Sequence[str] = (),
+) -> Config:
     """Write :func:`config_text` to ``path`` and return it as the config loader reads it.
 
     The text is loaded back before it replaces anything, so a file that does not parse,
@@ -162,7 +189,11 @@ def write_config(path: Path, *, export: Path | None, vault: Path | None, force: 
     vault = vault.expanduser().resolve() if vault is not None else None
     if export is not None and vault is not None:
         check_overlap(export, vault, Folders())
-    text = config_text(export, vault)
+    try:
+        libraries = [check_library(library) for library in zotero]
+    except ValueError as exc:
+        raise ObsyncError(f"--zotero: {exc}") from None
+    text = config_text(export, vault, libraries)
     real = path.resolve()  # through a symbolic link: a linked config stays linked
     temporary = real.with_name(f".{real.name}.{os.getpid()}.tmp")
     try:

@@ -61,8 +61,9 @@ def test_the_file_parses_and_holds_the_paths_absolute(
 
 
 def uncommented(text: str) -> dict[str, Any]:
-    """The config with every commented-out ``key = value`` line switched on."""
-    on = re.sub(r'^# ([\w"#]+ = )', r"\1", text, flags=re.MULTILINE)
+    """The config with every commented-out ``key = value`` line (and ``[table]``, for
+    a section that is off by default) switched on."""
+    on = re.sub(r'^# ([\w"#]+ = |\[\w+\]$)', r"\1", text, flags=re.MULTILINE)
     data: dict[str, Any] = tomllib.loads(on)
     return data
 
@@ -192,3 +193,18 @@ def test_a_path_that_is_not_utf8_is_refused(
     _, err = init(capsys, "--export", str(export), "--vault", str(tmp_path / "v"), code=2)
     assert "not valid UTF-8" in err and err.count("\n") == 1 and "Traceback" not in err
     assert not default_path().exists()
+
+
+def test_init_with_zotero_writes_the_section_and_never_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    out, _ = init(capsys, "--config", str(config), "--vault", str(tmp_path / "v"),
+                  "--zotero", "users/8071752", "--zotero", "groups/5477470")  # fmt: skip
+    assert "zotero-key (chmod 600)" in out
+    loaded = load_config_file(config)
+    assert loaded.zotero is not None
+    assert loaded.zotero.library == ["users/8071752", "groups/5477470"]
+    assert "api_key =" not in config.read_text()
+    _, err = init(capsys, "--config", str(tmp_path / "b.toml"), "--zotero", "me", code=2)
+    assert "'me' is not a library" in err

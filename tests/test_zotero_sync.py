@@ -281,7 +281,10 @@ def test_an_image_annotation_gets_its_picture_once_zotero_has_rendered_it(
     run_json(capsys, config)
     vault = tmp_path / "vault"
     text = note_path(vault, "IMAGE111").read_text()
-    assert "*(the picture is not here yet: [see it in Zotero](<zotero://open-pdf/library/items/PDFAAAAA?page=1&annotation=IMAGE111>))*" in text
+    assert (
+        "*(the picture is not here yet: [see it in Zotero](<zotero://open-pdf/library/items/PDFAAAAA?page=1&annotation=IMAGE111>))*"
+        in text
+    )
     picture = data_dir / "cache" / "library" / "IMAGE111.png"
     picture.parent.mkdir(parents=True)
     picture.write_bytes(b"\x89PNG\r\n\x1a\n rendered")
