@@ -137,3 +137,16 @@ def test_the_key_never_reaches_logs_output_status_or_the_state(
     assert all(r.headers["zotero-api-key"] == KEY for r in fake.requests)
     assert all(KEY not in r.path and KEY not in str(r.query) for r in fake.requests)
     assert all(r.headers["zotero-api-version"] == "3" for r in fake.requests)
+
+
+def test_a_systemd_credential_holds_the_key(
+    tmp_path: Path, fake: FakeZotero, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, fake, key="NotTheKeyInTheFile000")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "zotero-key").write_text(KEY)
+    (credentials / "zotero-key").chmod(0o400)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = resolve(config_path=config, export=None, vault=None)
+    assert settings.zotero is not None and settings.zotero.key == Secret(KEY)

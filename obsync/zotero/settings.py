@@ -90,11 +90,15 @@ def default_key_file(env: Mapping[str, str]) -> Path:
 
 
 def load_key(key_file: Path | None, env: Mapping[str, str]) -> Secret:
-    """The key from ``$OBSYNC_ZOTERO_API_KEY``, else from its file (owner-only, like ssh keys).
+    """The key from ``$OBSYNC_ZOTERO_API_KEY``, else systemd's credential ``zotero-key``
+    (``LoadCredential=``), else its file (owner-only, like ssh keys).
 
     Errors name the file or variable, never the key."""
     if env.get(KEY_ENV):
         return _checked(env[KEY_ENV].strip(), f"${KEY_ENV}")
+    credential = Path(env.get("CREDENTIALS_DIRECTORY") or "/nonexistent") / "zotero-key"
+    if env.get("CREDENTIALS_DIRECTORY") and credential.is_file():
+        key_file = credential
     path = (key_file or default_key_file(env)).expanduser()
     try:
         with path.open("rb") as handle:
