@@ -20,6 +20,7 @@ def write_config(
     export: Path | None = None,
     data_dir: Path | None = None,
     key: str = KEY,
+    stream_url: str | None = None,
 ) -> Path:
     key_file = root / "zotero-key"
     key_file.write_text(key + "\n")
@@ -35,6 +36,8 @@ def write_config(
     ]
     if data_dir is not None:
         lines.append(f'data_dir = "{data_dir}"')
+    if stream_url is not None:
+        lines.append(f'stream_url = "{stream_url}"')
     config = root / "config.toml"
     config.write_text("\n".join(lines) + "\n")
     return config
