@@ -12,9 +12,14 @@ from pathlib import Path
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
+from obsync.config import resolve
+from obsync.daemon import watchdog_daemon
 from obsync.zotero.settings import Secret, ZoteroSettings
 from obsync.zotero.stream import Stream
-from tests.zotero_server import KEY
+from tests.test_run import wait_for
+from tests.zotero_server import KEY, FakeZotero, annotation, attachment, paper
+from tests.zotero_server import serve as serve_api
+from tests.zotero_setup import write_config
 
 
 @dataclass
@@ -97,34 +102,31 @@ def test_while_the_stream_is_down_it_polls() -> None:
         stream.thread.join(timeout=10)
 
 
-def test_obsync_run_writes_an_annotation_announced_by_the_stream(
-    tmp_path: Path, fake_stream: FakeStream
-) -> None:
-    from obsync.config import resolve
-    from obsync.daemon import watchdog_daemon
-    from tests.test_run import wait_for
-    from tests.zotero_server import FakeZotero, annotation, attachment, paper
-    from tests.zotero_server import serve as serve_api
-    from tests.zotero_setup import write_config
+@pytest.fixture
+def fake_api() -> Iterator[FakeZotero]:
+    yield from serve_api(FakeZotero())
 
-    for fake in serve_api(FakeZotero()):
-        library = fake.library("users/8071752")
-        library.put(paper("PAPERAAA", "A paper"), attachment("PDFAAAAA", "PAPERAAA"),
-                    annotation("HLONE111", "PDFAAAAA"))  # fmt: skip
-        config = write_config(tmp_path, fake, stream_url=fake_stream.url)
-        daemon = watchdog_daemon(resolve(config_path=config, export=None, vault=None))
-        daemon.debounce = 0.05
-        thread = threading.Thread(target=daemon.run, daemon=True)
-        thread.start()
-        try:
-            notes = tmp_path / "vault" / "Zotero" / "Annotations"
-            wait_for(lambda: len(list(notes.rglob("*.md"))) == 1)
-            ws = fake_stream.clients.get(timeout=10)
-            library.put(annotation("HLTWO222", "PDFAAAAA", text="from the tablet"))
-            ws.send(json.dumps({"event": "topicUpdated", "topic": "/users/8071752",
-                                "version": library.version}))  # fmt: skip
-            wait_for(lambda: len(list(notes.rglob("*.md"))) == 2)
-        finally:
-            daemon.stop.set()
-            thread.join(timeout=20)
-        assert not thread.is_alive()
+
+def test_obsync_run_writes_an_annotation_announced_by_the_stream(
+    tmp_path: Path, fake_stream: FakeStream, fake_api: FakeZotero
+) -> None:
+    library = fake_api.library("users/8071752")
+    library.put(paper("PAPERAAA", "A paper"), attachment("PDFAAAAA", "PAPERAAA"),
+                annotation("HLONE111", "PDFAAAAA"))  # fmt: skip
+    config = write_config(tmp_path, fake_api, stream_url=fake_stream.url)
+    daemon = watchdog_daemon(resolve(config_path=config, export=None, vault=None))
+    daemon.debounce = 0.05
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    notes = tmp_path / "vault" / "Zotero" / "Annotations"
+    try:
+        wait_for(lambda: len(list(notes.rglob("*.md"))) == 1)
+        ws = fake_stream.clients.get(timeout=10)
+        library.put(annotation("HLTWO222", "PDFAAAAA", text="from the tablet"))
+        ws.send(json.dumps({"event": "topicUpdated", "topic": "/users/8071752",
+                            "version": library.version}))  # fmt: skip
+        wait_for(lambda: len(list(notes.rglob("*.md"))) == 2)
+    finally:
+        daemon.stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
