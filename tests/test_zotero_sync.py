@@ -282,7 +282,7 @@ def test_an_image_annotation_gets_its_picture_once_zotero_has_rendered_it(
     vault = tmp_path / "vault"
     text = note_path(vault, "IMAGE111").read_text()
     assert (
-        "*(the picture is not here yet: [see it in Zotero](<zotero://open-pdf/library/items/PDFAAAAA?page=1&annotation=IMAGE111>))*"
+        "*(image not found here yet: [see it in Zotero](<zotero://open-pdf/library/items/PDFAAAAA?page=1&annotation=IMAGE111>))*"
         in text
     )
     picture = data_dir / "cache" / "library" / "IMAGE111.png"
