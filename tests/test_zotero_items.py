@@ -73,6 +73,10 @@ def test_trash_and_other_items_give_nothing_and_an_unknown_type_an_error() -> No
     trashed["data"]["deleted"] = 1
     assert convert(USER, trashed, items).annotation is None
     assert convert(USER, items["P1234567"], items).annotation is None
+    kept = annotation("K1234567", "A1234567")
+    assert convert(USER, kept, items).annotation is not None
+    items["P1234567"]["data"]["deleted"] = 1  # the paper in the trash takes its annotations
+    assert convert(USER, kept, items).annotation is None
     odd = convert(USER, annotation("O1234567", "A1234567", kind="sparkle"), items)
     assert odd.annotation is None and "'sparkle' is not known" in odd.error
 

@@ -147,6 +147,7 @@ class FakeZotero:
     requests: list[Request] = field(default_factory=list)
     fail: list[tuple[int, dict[str, str]] | str] = field(default_factory=list)
     before: list[Callable[[Request], None]] = field(default_factory=list)
+    also: dict[str, str] = field(default_factory=dict)  # headers added to every answer
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -236,6 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, body = self.server.fake.answer(Request(split.path, query, headers))
+        extra = {**extra, **self.server.fake.also}
         self.send_response(status)
         if body is None:  # a dropped connection: headers promise more than comes
             for name, value in extra.items():

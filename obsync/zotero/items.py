@@ -88,9 +88,11 @@ def convert(
         return Converted(error=f"annotation {key}: no attachment (parentItem); skipped")
     attachment = items.get(attachment_key)
     if in_trash(attachment):
-        return Converted()  # its PDF is in the trash: so is the annotation, for Zotero
+        return Converted()  # its PDF is in the trash, and the annotation with it
     paper_key = data_of(attachment).get("parentItem") if attachment is not None else None
     paper = items.get(paper_key) if isinstance(paper_key, str) else None
+    if in_trash(paper):
+        return Converted()  # the paper is in the trash, and its annotations with it
     lib = library_of(library)
     position = _position(data.get("annotationPosition"))
     page_label = _string(data.get("annotationPageLabel"))

@@ -311,8 +311,8 @@ def merged(export: ExportRead, pulled: Pulled | None, state: Snapshot | None = N
         kept = best.get(annotation.key)
         if kept is None or kept.richness()[:2] <= annotation.richness()[:2]:
             best[annotation.key] = annotation
-    titles: dict[str, SourceInfo] = {}
-    for annotation in best.values():
+    titles: dict[str, SourceInfo] = {}  # the best title any copy gives, as export.merge
+    for annotation in (*export.annotations, *theirs):
         source, known = annotation.source, titles.get(annotation.source.key)
         if known is None or (-source.title_rank, source.title) < (-known.title_rank, known.title):
             titles[source.key] = source
