@@ -88,9 +88,9 @@ def test_pages_follow_total_results_and_the_link_header(fake: FakeZotero) -> Non
 
 def test_a_refused_key_and_an_unknown_library_are_one_line_each(fake: FakeZotero) -> None:
     fake.library(USER)
-    with client(fake, Clock(), key="WrongKey1234567890abcdef") as api:
-        with pytest.raises(ObsyncError) as refused:
-            api.get(f"/{USER}/items")
+    wrong = client(fake, Clock(), key="WrongKey1234567890abcdef")
+    with wrong as api, pytest.raises(ObsyncError) as refused:
+        api.get(f"/{USER}/items")
     assert "refused the API key for users/8071752 (403)" in refused.value.message
     assert "WrongKey" not in refused.value.message
     with client(fake, Clock()) as api, pytest.raises(ObsyncError, match="no library groups/1"):
