@@ -63,6 +63,8 @@ class Stream:
                     self.listen(ws)
                     wait = self.first_wait  # it was up: the next drop starts the back-off anew
             except (OSError, WebSocketException, ValueError, TimeoutError) as exc:
+                if self.stop.is_set():
+                    break  # closed because obsync stops
                 log.info("Zotero stream: %s; polling, and connecting again in %.0f s",
                          _why(exc), wait)  # fmt: skip
             self.connected.clear()
