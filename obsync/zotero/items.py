@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from obsync.colors import normalise
-from obsync.export import common
+from obsync.export import common, titles
 from obsync.export.common import ItemRef
 from obsync.export.paragraphs import valid_key
 from obsync.model import Annotation, AnnotationType, Library, Location, SourceInfo
 
-TITLE_FROM_API = 4  # above any export's (paragraphs.TITLE_FROM_FILE)
+TITLE_FROM_API = titles.FROM_DATA + 1  # the item's own title: above anything an export says
 PICTURED = (AnnotationType.IMAGE, AnnotationType.INK)  # Zotero renders these to a PNG
 
 Item = Mapping[str, Any]  # one item as the API serves it: key, version, meta, data
@@ -148,7 +148,7 @@ def _source(library: Library, key: str, item: Item | None) -> SourceInfo:
     return SourceInfo(
         key=key,
         library=library,
-        title=title or key,
+        title=title or f"Zotero item {key}",  # as the export readers name an untitled paper
         title_rank=TITLE_FROM_API if title else 0,
         citation=citation_of(item),
     )
