@@ -232,6 +232,12 @@ def status_of(vault: Path, state_file: Path) -> dict[str, Any]:
             {"note": str(c.note), "copy": str(c.copy), "key": c.key} for c in open_conflicts(vault)
         ],
         "errors": last.get("errors", []),
+        "zotero": {  # the Web API's libraries: the version fetched, and the vault's
+            library: {"version": version, "synced": synced}
+            for library, (version, synced) in (
+                StateStore(state_file).zotero_versions() if state_file.exists() else {}
+            ).items()
+        },
     }
 
 
@@ -263,6 +269,9 @@ def status_lines(vault: Path, status: dict[str, Any]) -> list[str]:
             f"last run:    {run['created']} created, {run['updated']} updated, "
             f"{run['removed']} marked removed, {run['conflicts']} conflicts"
         )
+    for library, versions in status["zotero"].items():
+        behind = "" if versions["synced"] == versions["version"] else ", not yet in the vault"
+        lines.append(f"zotero:      {library} at version {versions['version']}{behind}")
     lines.append(f"conflicts:   {len(status['conflicts'])}")
     lines += [f"  {c['note']}  (new version: {c['copy']})" for c in status["conflicts"]]
     lines.append(f"errors:      {len(status['errors'])}")

@@ -124,7 +124,8 @@ def test_the_key_never_reaches_logs_output_status_or_the_state(
     main(["-vv", "sync", "--config", str(config)])  # a server failing: warnings
     captured = capsys.readouterr()
     seen += [captured.out, captured.err, caplog.text]
-    assert "users/8071752" in "".join(seen)  # the run did reach the server
+    assert "zotero:      users/8071752 at version 1" in "".join(seen)  # obsync status
+    assert '"users/8071752": {' in "".join(seen)  # obsync status --json
     assert all(KEY not in text for text in seen)
     home = Path(os.environ["HOME"])
     assert list(home.rglob("*.sqlite"))  # the state store is there, and holds no key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -57,7 +58,10 @@ def fake_stream() -> Iterator[FakeStream]:
     server.shutdown()
 
 
-def test_a_sync_on_connect_on_topic_updated_and_after_a_reconnect(fake_stream: FakeStream) -> None:
+def test_a_sync_on_connect_on_topic_updated_and_after_a_reconnect(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # websockets logs frames at debug level: not the key's
     settings = ZoteroSettings(
         key=Secret(KEY), libraries=("users/8071752", "groups/5477470"), stream_url=fake_stream.url
     )
@@ -84,6 +88,8 @@ def test_a_sync_on_connect_on_topic_updated_and_after_a_reconnect(fake_stream: F
         assert stream.thread is not None
         stream.thread.join(timeout=10)
     assert not stream.thread.is_alive()
+    assert "Zotero stream: connected" in caplog.text
+    assert KEY not in caplog.text
 
 
 def test_while_the_stream_is_down_it_polls() -> None:
