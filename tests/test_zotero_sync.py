@@ -98,6 +98,15 @@ def test_an_incremental_sync_asks_since_the_version_it_has(
     assert first.headers["if-modified-since-version"] == str(known)
     assert "itemType" not in first.query  # any item may have changed: a paper's title too
     assert fake.count("/deleted") == 1
+    from obsync.config import resolve
+    from obsync.state import StateStore
+    from obsync.zotero.source import pull
+
+    settings = resolve(config_path=config, export=None, vault=None)
+    assert settings.zotero is not None
+    library.delete("HLONE111")
+    pulled = pull(settings.zotero, StateStore(settings.state_file))
+    assert pulled.changed and pulled.touched == {"HLONE111"} and pulled.touched_all
     assert "now with a comment" in note_path(tmp_path / "vault", "HLTWO222").read_text()
 
 

@@ -44,6 +44,11 @@ class Pulled:
     versions: dict[str, int] = field(default_factory=dict)  # as fetched
     changed: bool = False  # the vault is behind what was fetched
     requests: int = 0
+    # Keys of the items this pull fetched or saw deleted. ``touched_all``: they are every
+    # change since the vault was synced, so a sync of their papers alone would do (the
+    # sync here looks at everything when ``changed``; a narrower one may use these).
+    touched: set[str] = field(default_factory=set)
+    touched_all: bool = True
 
 
 def pull(
@@ -66,19 +71,23 @@ def pull(
     known = store.zotero_versions()
     for library in libraries:
         with make(settings) as api:  # one client, one request at a time, per library
+            fetched, synced_at = known.get(library, (0, -1))
+            one = LibraryPull(api, store, library, fetched)
             try:
-                version = LibraryPull(api, store, library, known.get(library, (0, -1))[0]).run()
+                version = one.run()
+                pulled.touched |= one.touched
+                pulled.touched_all &= fetched == synced_at and not one.reset
             except Unreachable as exc:
                 log.warning("Zotero API, %s: %s; the next sync catches up", library, exc)
                 pulled.unreachable.add(library)
-                version = known.get(library, (0, -1))[0]
+                version = fetched
             finally:
                 pulled.requests += api.requests
         pulled.versions[library] = version
-        if version != known.get(library, (0, -1))[1] and library not in pulled.unreachable:
+        if version != synced_at and library not in pulled.unreachable:
             pulled.changed = True
     if not pulled.changed and _pictures_arrived(pulled):
-        pulled.changed = True
+        pulled.changed, pulled.touched_all = True, False
     return pulled
 
 
@@ -110,6 +119,8 @@ class LibraryPull:
     store: StateStore
     library: str
     since: int
+    touched: set[str] = field(default_factory=set)
+    reset: bool = False  # read again from 0 (first time, or after a 409)
 
     def run(self) -> int:
         since = self.since
@@ -130,6 +141,7 @@ class LibraryPull:
                 return since  # 304: nothing changed
             version, changed, gone = result
             self.store.zotero_update(self.library, version, changed, gone, reset=since == 0)
+            self.touched, self.reset = set(changed) | gone, since == 0
             return version
         return since
 
