@@ -138,6 +138,7 @@ def test_the_key_never_reaches_logs_output_status_or_the_state(
     assert all(r.headers["zotero-api-key"] == KEY for r in fake.requests)
     assert all(KEY not in r.path and KEY not in str(r.query) for r in fake.requests)
     assert all(r.headers["zotero-api-version"] == "3" for r in fake.requests)
+    assert fake.count("/keys/current") == 1  # the key's own library, asked once
 
 
 def test_a_systemd_credential_holds_the_key(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,7 @@ def pull(
             libraries = (own_library(settings, store, make),)
         except Unreachable as exc:
             log.warning("Zotero API: %s; syncing the export folder alone", exc)
-            pulled.unreachable.add("users")
-            return pulled
+            return pulled  # no library known yet: nothing to read
         pulled.libraries = libraries
     known = store.zotero_versions()
     for library in libraries:
@@ -293,10 +292,14 @@ def picture_finder(data_dir: Path | None) -> api_items.FindPicture:
     return find
 
 
+def _waiting(store: StateStore) -> tuple[str, ...]:
+    """The image annotations whose picture was not there at the last sync."""
+    return tuple(json.loads((store.load_meta() or {}).get(WAITING_META, "[]")))
+
+
 def _pictures_arrived(pulled: Pulled) -> bool:
-    waiting = json.loads((pulled.store.load_meta() or {}).get(WAITING_META, "[]"))
     finder = picture_finder(pulled.settings.data_dir)
-    for entry in waiting:
+    for entry in _waiting(pulled.store):
         library, _, key = str(entry).partition(" ")
         if library in pulled.libraries and finder(library, key) is not None:
             return True
@@ -310,7 +313,7 @@ def merged(export: ExportRead, pulled: Pulled | None, state: Snapshot | None = N
     if pulled is None:
         return export
     api = read(pulled)
-    if not pulled.store.path.exists() or api.waiting != _waiting(pulled):
+    if api.waiting != _waiting(pulled.store):
         pulled.store.set_meta({WAITING_META: json.dumps(list(api.waiting))})
     theirs = api.annotations
     if state is not None:
@@ -343,16 +346,8 @@ def merged(export: ExportRead, pulled: Pulled | None, state: Snapshot | None = N
     )
 
 
-def _waiting(pulled: Pulled) -> tuple[str, ...]:
-    return tuple(json.loads((pulled.store.load_meta() or {}).get(WAITING_META, "[]")))
-
-
 def synced(pulled: Pulled | None) -> None:
     """The vault now holds what was fetched: the next pull that fetches nothing is quiet."""
     if pulled is not None:
         reached = {k: v for k, v in pulled.versions.items() if k not in pulled.unreachable}
         pulled.store.zotero_synced(reached)
-
-
-def libraries_of(pulled: Pulled) -> Iterable[str]:
-    return pulled.libraries
