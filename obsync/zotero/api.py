@@ -57,7 +57,6 @@ class ZoteroApi:
         base_url: str,
         key: Secret,
         *,
-        transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         attempts: int = 4,
@@ -66,10 +65,10 @@ class ZoteroApi:
     ) -> None:
         headers = {"Zotero-API-Version": "3", "Zotero-API-Key": key.reveal()}
         self._client = httpx.Client(
-            base_url=base_url, headers=headers, timeout=TIMEOUT, transport=transport,
+            base_url=base_url, headers=headers, timeout=TIMEOUT,
             follow_redirects=False, trust_env=False,
         )  # fmt: skip
-        self.sleep = sleep or (lambda seconds: wait(seconds))
+        self.sleep = sleep or (lambda seconds: wait(seconds))  # looked up at each call
         self.clock = clock
         self.attempts = attempts
         self.first_wait = first_wait
@@ -91,7 +90,7 @@ class ZoteroApi:
     ) -> httpx.Response:
         """A GET, retried as the server asks; 403 is the key refused (one line, exit 2)."""
         headers = {"If-Modified-Since-Version": str(since)} if since else {}
-        wait = self.first_wait
+        backoff = self.first_wait  # the next wait after a network error
         for attempt in range(1, self.attempts + 1):
             self._hold_back()
             self.requests += 1
@@ -100,20 +99,20 @@ class ZoteroApi:
             except httpx.TransportError as exc:
                 if attempt == self.attempts:
                     raise Unreachable(_why(exc)) from None
-                log.info("Zotero API: %s; trying again in %.1f s", _why(exc), wait)
-                self.sleep(wait)
-                wait = min(wait * 2, self.max_wait)
+                log.info("Zotero API: %s; trying again in %.1f s", _why(exc), backoff)
+                self.sleep(backoff)
+                backoff = min(backoff * 2, self.max_wait)
                 continue
             self._note_backoff(response)
             if response.status_code in (429, 503) or response.status_code >= 500:
                 retry = _seconds(response.headers.get("Retry-After"))
-                pause = retry if retry is not None else wait
+                pause = retry if retry is not None else backoff
                 if attempt == self.attempts:
                     raise Unreachable(f"the server answered {response.status_code}")
                 log.info("Zotero API answered %d; trying again in %.1f s",
                          response.status_code, pause)  # fmt: skip
                 self.sleep(min(pause, self.max_wait))
-                wait = min(wait * 2, self.max_wait)
+                backoff = min(backoff * 2, self.max_wait)
                 continue
             _check(response, path)
             return response
