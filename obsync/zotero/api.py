@@ -14,18 +14,19 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from obsync.errors import ObsyncError
 from obsync.zotero.settings import Secret
+
+if TYPE_CHECKING:
+    import httpx  # imported when a client is made: a sync without [zotero] never loads it
 
 log = logging.getLogger(__name__)
 
 PAGE = 100  # the most items the API serves at once
 KEYS_PER_REQUEST = 50  # the most keys one itemKey= names
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TIMEOUT = 30.0  # seconds for an answer (10 to connect)
 
 
 def wait(seconds: float) -> None:
@@ -63,9 +64,11 @@ class ZoteroApi:
         first_wait: float = 1.0,
         max_wait: float = 300.0,
     ) -> None:
+        import httpx
+
         headers = {"Zotero-API-Version": "3", "Zotero-API-Key": key.reveal()}
         self._client = httpx.Client(
-            base_url=base_url, headers=headers, timeout=TIMEOUT,
+            base_url=base_url, headers=headers, timeout=httpx.Timeout(TIMEOUT, connect=10.0),
             follow_redirects=False, trust_env=False,
         )  # fmt: skip
         self.sleep = sleep or (lambda seconds: wait(seconds))  # looked up at each call
@@ -89,6 +92,8 @@ class ZoteroApi:
         self, path: str, params: Mapping[str, str | int] | None = None, since: int | None = None
     ) -> httpx.Response:
         """A GET, retried as the server asks; 403 is the key refused (one line, exit 2)."""
+        import httpx
+
         headers = {"If-Modified-Since-Version": str(since)} if since else {}
         backoff = self.first_wait  # the next wait after a network error
         for attempt in range(1, self.attempts + 1):
