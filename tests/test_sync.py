@@ -12,6 +12,7 @@ import pytest
 from obsync.cli import main
 from obsync.config import DEFAULT_MARKER as MARKER
 
+from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json, tree
 
 SPEC_PROPERTIES = {
@@ -487,3 +488,18 @@ def test_a_literature_note_keeps_its_name_when_the_rule_changes(
     sources = {p.stem for p in (vault / "Zotero" / "Sources").glob("*.md")}
     assert "A Survey of Large Language Models" in sources
     assert "Zhao et al., 2023" not in sources
+
+
+def test_two_papers_of_one_title_never_share_a_literature_note(
+    export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two papers called "Introduction", from two files: two notes, each found by its key."""
+    for number in (1, 2):
+        ann = formats.Ann(f"INTRO{number}AN", text=f"Text {number}", parent=f"INTRO{number}IT")
+        (export_dir / f"intro-{number}.md").write_text(
+            formats.better_notes([ann], title="Introduction")
+        )
+    age(export_dir)
+    sync_json(capsys, export_dir, vault)
+    sources = sorted(p.stem for p in (vault / "Zotero" / "Sources").glob("*.md"))
+    assert sources == ["Introduction", "Introduction (INTRO2IT)"]
