@@ -66,7 +66,7 @@ class BetterNotesReader(ParagraphReader):
                 "a Better Notes image is not a well-formed Markdown image: not read",
             )
         found.sort(key=lambda e: e.start)
-        if zotero_links.has_links(text):  # Zotero's Markdown links, pasted in
+        if zotero_links.has_links(text) and _PASTED.search(text):  # Zotero's links, pasted
             pasted = zotero_links.anchor_quotes(self, text, zotero_links.link_elements(text))
             found += [
                 e for e in pasted if e.kind != "citation" or _quoted_or_linked(e, pasted, text)
@@ -101,6 +101,11 @@ def _quoted_or_linked(citation: Element, pasted: list[Element], text: str) -> bo
 
 
 _CLOSING_QUOTES = frozenset(common.QUOTE_PAIRS.values())
+# What a pasted Zotero link reads only beside: a whole open link, or a quote's closing mark
+# right before a citation's "[" (else a Better Notes file's link is text of the user's).
+_PASTED = re.compile(
+    rf"{zotero_links.OPEN_LINK.pattern}|[{''.join(sorted(_CLOSING_QUOTES))}]\s*\(?\[[^\]\n]*\]\(zotero://select/"
+)
 
 
 _ANNOTATION_SPAN = re.compile(r"<span\b[^<>]*(?:ztype=|data-annotation=)[^<>]*>", re.IGNORECASE)

@@ -19,7 +19,7 @@ import bisect
 import html
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from lxml import etree
@@ -157,32 +157,49 @@ _ALONE_FROM = 200
 
 
 def markdown_paragraphs(
-    reader: ParagraphReader, blocks: Iterable[tuple[int, str]]
-) -> Iterator[tuple[int, str, list[Element]]]:
+    reader: ParagraphReader, blocks: list[tuple[int, str]]
+) -> list[tuple[int, str, list[Element]]]:
     """Markdown paragraphs holding raw HTML (Better Notes'), read with the parser.
 
     Each comes back as Markdown text in which each element read is a placeholder (as
     in ``paragraphs``); everything else stays as the exporter wrote it, but for
     formatting tags (written as the parser writes them). The paragraphs with elements
-    to read are parsed as one document, each in a container of its own that closes
-    whatever it leaves open: one parse per file, not per paragraph.
+    to read are parsed as one document (or a few, for a large file), each in a
+    container of its own that closes whatever it leaves open; a paragraph of hundreds
+    of tags is parsed alone (see _ALONE_FROM).
     """
-    pending: list[tuple[int, str]] = []
-    for line, block in blocks:
+    out: list[tuple[int, str, list[Element]]] = [(line, block, []) for line, block in blocks]
+    batch: list[int] = []
+    size = 0
+    for index, (_line, block) in enumerate(blocks):
         if "<" not in block or _MAY_READ.search(block) is None:
-            if pending:
-                yield from _parsed(reader, pending)
-                pending = []
-            yield line, block, []  # no element to read: formatting stays for inline_text
-        elif block.count("<") >= _ALONE_FROM:
-            if pending:
-                yield from _parsed(reader, pending)
-                pending = []
-            yield from _parsed(reader, [(line, block)])
-        else:
-            pending.append((line, block))
-    if pending:
-        yield from _parsed(reader, pending)
+            continue  # no element to read: formatting stays for inline_text
+        if block.count("<") >= _ALONE_FROM:
+            _parse_into(reader, blocks, [index], out)
+            continue
+        batch.append(index)
+        size += len(block)
+        if size >= _BATCH_BYTES:
+            _parse_into(reader, blocks, batch, out)
+            batch, size = [], 0
+    if batch:
+        _parse_into(reader, blocks, batch, out)
+    return out
+
+
+# Paragraphs parsed in one document up to about this size: one parse per export, as a rule,
+# and a bounded tree for a file of many megabytes.
+_BATCH_BYTES = 4 << 20
+
+
+def _parse_into(
+    reader: ParagraphReader,
+    blocks: list[tuple[int, str]],
+    indices: list[int],
+    out: list[tuple[int, str, list[Element]]],
+) -> None:
+    for index, parsed in zip(indices, _parsed(reader, [blocks[i] for i in indices]), strict=True):
+        out[index] = parsed  # one for each paragraph, read or (past a parser's stop) empty
 
 
 def _parsed(
@@ -203,7 +220,7 @@ def _parsed(
             where = blocks[index][0] + entry.line - starts[index]
             reader.error(where, f"HTML nested too deeply to read: the rest of the file {STOP}")
             break
-    containers = [] if root is None else root.iterfind(f"body/{_CONTAINER}")
+    containers = [] if root is None else list(root.iterfind(f"body/{_CONTAINER}"))
     for (line, _block), start, node in zip(blocks, starts, containers, strict=False):
         paragraph = _Paragraph(line, _markdown_escape)
         paragraph.add(paragraph.escape(node.text))
@@ -211,6 +228,8 @@ def _parsed(
             _inline(reader, child, paragraph, line - start)
             paragraph.add(paragraph.escape(child.tail))
         yield line, _put_back("".join(paragraph.parts)), paragraph.elements
+    for line, _block in blocks[len(containers) :]:
+        yield line, "", []  # the parser stopped before it (reported above)
 
 
 def first_img(source: str) -> dict[str, str]:
@@ -321,10 +340,16 @@ def _unfinished_as_text(block: str) -> str:
     cuts: list[int] = []
     at = block.find("<")
     while at != -1:
-        following = block.find("<", at + 1)
         closing = block.find(">", at + 1)
-        if closing == -1 or (following != -1 and following < closing):
-            cuts.append(at)
+        if closing == -1:  # no ">" left: every "<" from here is text (found once, not per "<")
+            while at != -1:
+                cuts.append(at)
+                at = block.find("<", at + 1)
+            break
+        following = block.find("<", at + 1)
+        while following != -1 and following < closing:
+            cuts.append(at)  # another "<" before this one's ">"
+            at, following = following, block.find("<", following + 1)
         at = following
     if not cuts:
         return block
