@@ -82,12 +82,12 @@ def read_file(path: Path, root: Path) -> FileRead:
             errors += found
             break
     return FileRead(
-        path, tuple(annotations), tuple(name_unread_keys(text, path, annotations, errors))
+        path, tuple(annotations), tuple(name_unread_keys(data, text, path, annotations, errors))
     )
 
 
 def name_unread_keys(
-    text: str, path: Path, annotations: list[Annotation], errors: list[InputError]
+    data: bytes, text: str, path: Path, annotations: list[Annotation], errors: list[InputError]
 ) -> list[InputError]:
     """``errors``, naming each annotation key the file shows that no annotation read carries.
 
@@ -96,7 +96,7 @@ def name_unread_keys(
     error naming the file, the line and the key. An error the reader gave on the key's
     line (broken data, say) is given the key; otherwise the key gets an error of its own.
     """
-    visible = common.visible_keys(text)
+    visible = common.visible_keys(data)
     read = {a.key for a in annotations if a.keyed}
     missing = [
         (key, line)

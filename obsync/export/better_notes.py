@@ -117,9 +117,9 @@ def _unclosed_span(block: str) -> int | None:
     """Where the outermost ``<span>`` starts that no ``</span>`` closes, if an annotation's
     span is among those left open (a cut file): the parser would close it at the
     paragraph's end, and a half-written annotation would be read as whole."""
-    opened = block.count("<span") + block.count("<SPAN")  # as Better Notes writes, or shouts
-    if opened <= block.count("</span") + block.count("</SPAN") or not _ANNOTATION_SPAN.search(
-        block
+    opened = block.count("<span")  # lower case, as Better Notes writes; others are rare
+    if (opened <= block.count("</span") and "<SPAN" not in block and "<Span" not in block) or (
+        not _ANNOTATION_SPAN.search(block)
     ):
         return None
     edges = sorted(

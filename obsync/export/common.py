@@ -194,13 +194,17 @@ def unfinished_link(text: str) -> int | None:
 
 # An annotation key as the bytes of an export show it: in ``data-annotation`` JSON (URL-encoded,
 # HTML-escaped or plain) and in the ``annotation=KEY`` of Zotero's open links.
-_QUOTE_MARK = r"(?:%22|&quot;|&\#x22;|&\#34;|\\?\")"
-# One literal prefix ("annotation"), so the scan is fast; the link form's "?", "&" or "%26"
-# before it is checked in visible_keys.
+_QUOTE_MARK = rb"(?:%22|&quot;|&\#x22;|&\#34;|\\?\")"
+# Matched where "annotation" is found (bytes.find is fast); the link form's "?", "&" or
+# "%26" before it is checked in visible_keys.
 _VISIBLE_KEY = re.compile(
-    rf"annotation(?:Key{_QUOTE_MARK}\s*(?::|%3[aA])\s*(?:%20)*{_QUOTE_MARK}(?P<data>[A-Za-z0-9_-]{{1,32}})"
-    r"|(?:=|%3[dD])(?P<link>[A-Za-z0-9_-]{1,32}))"
+    rb"annotation(?:Key"
+    + _QUOTE_MARK
+    + rb"\s*(?::|%3[aA])\s*(?:%20)*"
+    + _QUOTE_MARK
+    + rb"(?P<data>[A-Za-z0-9_-]{1,32})|(?:=|%3[dD])(?P<link>[A-Za-z0-9_-]{1,32}))"
 )
+_COMMENT_BYTES = re.compile(rb"(?<!\\)<!--.*?(?:-->|\Z)", re.DOTALL)
 _HTML_COMMENT = re.compile(r"(?<!\\)<!--.*?(?:-->|\Z)", re.DOTALL)
 
 
@@ -215,20 +219,35 @@ def without_html_comments(text: str) -> str:
     return _HTML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
-def visible_keys(text: str) -> dict[str, int]:
-    """Every annotation key the text shows outside HTML comments, with its first line."""
+def visible_keys(data: bytes) -> dict[str, int]:
+    """Every annotation key a file's bytes show outside HTML comments, with its first line.
+
+    Read from the bytes, not the text: a search in them is several times faster, and a
+    file that is not valid UTF-8 shows its keys all the same.
+    """
+    hidden = [m.span() for m in _COMMENT_BYTES.finditer(data)] if b"<!--" in data else []
     keys: dict[str, int] = {}
-    lines = LineCounter(text)
-    shown = without_html_comments(text)
-    for match in _VISIBLE_KEY.finditer(shown):
-        key = match.group("data")
-        if key is None:
-            at = match.start()
-            if shown[at - 1 : at] not in ("?", "&", ";") and shown[at - 3 : at] != "%26":
+    line, counted = 1, 0
+    at = data.find(b"annotation")
+    while at != -1:
+        match = _VISIBLE_KEY.match(data, at)
+        at = data.find(b"annotation", at + 10)
+        if match is None or any(start <= match.start() < end for start, end in hidden):
+            continue
+        found = match.group("data")
+        if found is None:
+            start = match.start()
+            if (
+                data[start - 1 : start] not in (b"?", b"&", b";")
+                and data[start - 3 : start] != b"%26"
+            ):
                 continue  # "annotation=" in running text, not a link's parameter
-            key = match.group("link")
+            found = match.group("link")
+        key = found.decode("ascii")
         if key not in keys:
-            keys[key] = lines.line_at(match.start())
+            line += data.count(b"\n", counted, match.start())
+            counted = match.start()
+            keys[key] = line
     return keys
 
 
