@@ -195,7 +195,7 @@ def unfinished_link(text: str) -> int | None:
 # An annotation key as the bytes of an export show it: in ``data-annotation`` JSON (URL-encoded,
 # HTML-escaped or plain) and in the ``annotation=KEY`` of Zotero's open links.
 _QUOTE_MARK = rb"(?:%22|&quot;|&\#x22;|&\#34;|\\?\")"
-# Matched where "annotation" is found (bytes.find is fast); the link form's "?", "&" or
+# One literal prefix, so the scan of a file's bytes is fast; the link form's "?", "&" or
 # "%26" before it is checked in visible_keys.
 _VISIBLE_KEY = re.compile(
     rb"annotation(?:Key"
@@ -228,15 +228,12 @@ def visible_keys(data: bytes) -> dict[str, int]:
     hidden = [m.span() for m in _COMMENT_BYTES.finditer(data)] if b"<!--" in data else []
     keys: dict[str, int] = {}
     line, counted = 1, 0
-    at = data.find(b"annotation")
-    while at != -1:
-        match = _VISIBLE_KEY.match(data, at)
-        at = data.find(b"annotation", at + 10)
-        if match is None or any(start <= match.start() < end for start, end in hidden):
+    for match in _VISIBLE_KEY.finditer(data):
+        start = match.start()
+        if hidden and any(begin <= start < end for begin, end in hidden):
             continue
         found = match.group("data")
         if found is None:
-            start = match.start()
             if (
                 data[start - 1 : start] not in (b"?", b"&", b";")
                 and data[start - 3 : start] != b"%26"
@@ -245,8 +242,8 @@ def visible_keys(data: bytes) -> dict[str, int]:
             found = match.group("link")
         key = found.decode("ascii")
         if key not in keys:
-            line += data.count(b"\n", counted, match.start())
-            counted = match.start()
+            line += data.count(b"\n", counted, start)
+            counted = start
             keys[key] = line
     return keys
 
