@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -43,6 +44,7 @@ from obsync.names import safe_stem
 from obsync.scan import CONFLICT_SUFFIX, Found, VaultIndex
 from obsync.state import Record, Snapshot
 
+_STAMP_FORM = re.compile(r"[0-9a-f]{16}")
 ANNOTATION = "annotation"
 SOURCE = "source"
 
@@ -124,6 +126,39 @@ def fingerprint(values: dict[str, Any], body: str) -> str:
     return hashlib.sha256(f"{canonical}\0{normalised}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
+STAMP = "obsync"  # the property holding the stamp of the generated part obsync wrote
+STATUS = "annotation-status"
+
+
+def stamp_of(fp: str) -> str:
+    """The stamp a note carries of the generated part obsync wrote into it: enough of its
+    fingerprint to tell an edit, so obsync knows its own writing without its state."""
+    return fp[:16]
+
+
+def _same(fp: str, written: str) -> bool:
+    """Whether a fingerprint is what obsync wrote (a full fingerprint, or a stamp)."""
+    return fp == written or (len(written) == 16 and fp.startswith(written))
+
+
+def _written(current: Mapping[str, Any], record: Record | None) -> str | None:
+    """What obsync last wrote into a note, as a stamp or a fingerprint: the note's own
+    stamp (it moves with the note, survives a kill before the state is saved, a lost
+    state and a second computer), else the state's record; None: not known."""
+    stamp = current.get(STAMP)
+    if isinstance(stamp, str) and _STAMP_FORM.fullmatch(stamp):
+        return stamp
+    if record is not None and record.fingerprint:
+        return record.fingerprint
+    return None
+
+
+def _fingerprint_of(current: Mapping[str, Any], managed: Iterable[str], body: str) -> str:
+    """The fingerprint of a note's generated part as it is now."""
+    owned = {k: current[k] for k in managed if k in current and k not in ("tags", STAMP)}
+    return fingerprint(owned, body)
+
+
 def _desired_values(desired: _Desired) -> dict[str, Any]:
     return {
         k: list(v) if isinstance(v, tuple) else v
@@ -189,8 +224,8 @@ class _Planner:
         """Plan one note; returns where it is (or will be), None if deleted by the user."""
         record = self.state.get(desired.kind, desired.key)
         rendered = desired.rendered
-        values = _desired_values(desired)
-        desired_fp = fingerprint(values, rendered.body)
+        desired_fp = fingerprint(_desired_values(desired), rendered.body)
+        properties = [*rendered.properties, (STAMP, stamp_of(desired_fp))]
 
         def remember(path: PurePosixPath, fp: str, tags: Sequence[str]) -> None:
             self.records.append(
@@ -203,9 +238,7 @@ class _Planner:
                 self.records.append(replace(record, path=""))  # "": deleted by the user
                 return None
             path = path_if_new()
-            content = note.join(
-                note.render_head(rendered.properties, rendered.body), self.marker + "\n"
-            )
+            content = note.join(note.render_head(properties, rendered.body), self.marker + "\n")
             self.writes.append(
                 NoteWrite(Action.CREATE, desired.kind, desired.key, path, content, None)
             )
@@ -221,7 +254,7 @@ class _Planner:
             if record is not None:
                 self.records.append(record)
             return path
-        if parts.head == note.render_head(rendered.properties, rendered.body):
+        if parts.head == note.render_head(properties, rendered.body):
             # Exactly what obsync would write, no property of the user's: nothing to parse.
             counts.unchanged += 1
             remember(path, desired_fp, rendered.generated_tags)
@@ -235,20 +268,23 @@ class _Planner:
             if record is not None:
                 self.records.append(record)
             return path
-        owned = {k: current[k] for k in desired.managed if k in current and k != "tags"}
-        current_fp = fingerprint(owned, head.body)
+        current_fp = _fingerprint_of(current, desired.managed, head.body)
+        written = _written(current, record)  # what obsync last wrote there, if known
         current_tags = _tag_list(current.get("tags"))
         generated = list(rendered.generated_tags)
         stale = set(record.tags if record else ()) - set(generated)
         merged = generated + [t for t in current_tags if t not in generated and t not in stale]
-        tags_ok = set(merged) == set(current_tags)
+        untouched = written is not None and _same(current_fp, written)
+        if current_fp == desired_fp and set(merged) == set(current_tags):
+            if current.get(STAMP) == stamp_of(desired_fp):  # the user's own quoting stays
+                counts.unchanged += 1
+                remember(path, desired_fp, generated)
+                return path
 
-        if current_fp == desired_fp and tags_ok:
-            counts.unchanged += 1
-            remember(path, desired_fp, generated)
-            return path
-        if current_fp == desired_fp or (record is not None and current_fp == record.fingerprint):
-            properties = [(k, tuple(merged) if k == "tags" else v) for k, v in rendered.properties]
+        if current_fp == desired_fp or untouched:
+            # What obsync would write, or what it wrote last and the user left alone:
+            # the new version, with the user's properties, tags and text kept.
+            properties = [(k, tuple(merged) if k == "tags" else v) for k, v in properties]
             user_blocks = tuple(b for b in head.blocks or () if b.key not in desired.managed)
             new_head = note.render_head(properties, rendered.body, user_blocks)
             content = note.join(new_head, parts.marker_line, parts.tail)
@@ -262,20 +298,47 @@ class _Planner:
             remember(path, desired_fp, generated)
             return path
 
-        if record is not None and record.fingerprint == desired_fp:
-            # The user edited the generated part and upstream did not change: theirs stands.
-            counts.unchanged += 1
-            self.records.append(record)
+        if written is not None and _same(desired_fp, written):
+            # The user edited the generated part and upstream did not change: theirs
+            # stands; only a status obsync set, and Zotero no longer says, goes.
+            self.drop_status(desired, found, parts, head, current, counts)
+            self.records.append(
+                replace(record, path=str(path))
+                if record is not None
+                else Record(desired.kind, desired.key, str(path), desired_fp, (), *origin)
+            )
             return path
 
         # The user edited the generated part, and it changed upstream too.
         self.conflict_copy(desired, path)
         counts.conflicts += 1
         if record is not None:
-            self.records.append(record)
+            self.records.append(replace(record, path=str(path)))
         else:  # unknown: never take the user's version for obsync's own
             remember(path, "", current_tags)
         return path
+
+    def drop_status(
+        self,
+        desired: _Desired,
+        found: Found,
+        parts: note.Parts,
+        head: note.Head,
+        current: dict[str, Any],
+        counts: Counts,
+    ) -> None:
+        """A note the user edited keeps their version; an ``annotation-status`` obsync set
+        goes once Zotero has the annotation again (the one line, nothing else)."""
+        if STATUS not in current or any(k == STATUS for k, _ in desired.rendered.properties):
+            counts.unchanged += 1
+            return
+        blocks = tuple(b for b in head.blocks or () if b.key != STATUS)
+        text = "---\n" + "".join(b.text for b in blocks) + "---\n" + head.body
+        content = note.join(text, parts.marker_line, parts.tail)
+        self.writes.append(
+            NoteWrite(Action.UPDATE, desired.kind, desired.key, found.path, content, found.text)
+        )
+        counts.updated += 1
 
     def conflict_copy(self, desired: _Desired, path: PurePosixPath) -> None:
         """Plan the new version beside the user's note, keeping what is below its marker."""
@@ -296,7 +359,8 @@ class _Planner:
             )
 
     def mark_removed(self, record: Record, found: Found, counts: Counts) -> None:
-        """Set ``annotation-status: removed`` on a note, changing nothing else."""
+        """Set ``annotation-status: removed`` on a note, changing nothing else (but the
+        stamp, on a note the user left as obsync wrote it)."""
         parts = note.split(found.text, self.marker)
         if isinstance(parts, note.MarkerProblem):
             self.problems.append(Problem(found.path, f"{parts.value}: note left as it is"))
@@ -311,23 +375,27 @@ class _Planner:
             )
             self.records.append(record)
             return
-        if current.get("annotation-status") == "removed":
+        if current.get(STATUS) == "removed":
             counts.unchanged += 1
-            self.records.append(record)
+            self.records.append(replace(record, path=str(found.path)))
             return
-        blocks = [b for b in head.blocks or () if b.key != "annotation-status"]
-        status = note.Block(
-            "annotation-status", note.property_block("annotation-status", "removed")
-        )
-        text = "---\n" + "".join(b.text for b in [*blocks, status]) + "---\n" + head.body
+        managed = (*render.ANNOTATION_KEYS, STAMP)
+        written = _written(current, record)
+        own = written is not None and _same(_fingerprint_of(current, managed, head.body), written)
+        fp = ""
+        if own:
+            fp = _fingerprint_of({**current, STATUS: "removed"}, managed, head.body)
+        dropped = (STATUS, STAMP) if own else (STATUS,)
+        blocks = [b for b in head.blocks or () if b.key not in dropped]
+        blocks.append(note.Block(STATUS, note.property_block(STATUS, "removed")))
+        if own:
+            blocks.append(note.Block(STAMP, note.property_block(STAMP, stamp_of(fp))))
+        text = "---\n" + "".join(b.text for b in blocks) + "---\n" + head.body
         content = note.join(text, parts.marker_line, parts.tail)
         self.writes.append(
             NoteWrite(Action.MARK_REMOVED, ANNOTATION, record.key, found.path, content, found.text)
         )
         counts.removed += 1
-        owned = {k: v for k, v in current.items() if k in render.ANNOTATION_KEYS and k != "tags"}
-        owned["annotation-status"] = "removed"
-        fp = fingerprint(owned, head.body) if record.fingerprint else ""
         self.records.append(replace(record, path=str(found.path), fingerprint=fp))
 
     # -- images -----------------------------------------------------------------
@@ -406,7 +474,7 @@ def make_plan(
             )
             found = index.annotations.get(annotation.key)
             path = planner.note(
-                _Desired(ANNOTATION, annotation.key, rendered, render.ANNOTATION_KEYS),
+                _Desired(ANNOTATION, annotation.key, rendered, (*render.ANNOTATION_KEYS, STAMP)),
                 found,
                 partial(planner.new_path, folder, annotation.key, annotation.key),
                 annotation_counts,
@@ -427,7 +495,7 @@ def make_plan(
             source, entries, marker=settings.marker, template=settings.templates.source
         )
         planner.note(
-            _Desired(SOURCE, key, rendered, render.SOURCE_KEYS),
+            _Desired(SOURCE, key, rendered, (*render.SOURCE_KEYS, STAMP)),
             index.sources.get(key),
             partial(source_paths.__getitem__, key),
             source_counts,

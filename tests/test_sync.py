@@ -17,6 +17,7 @@ from .helpers import age, copy_fixture, note_path, sync_json, tree
 
 SPEC_PROPERTIES = {
     "annotation-key", "annotation-type", "source", "page", "color", "tags", "zotero", "citation",
+    "obsync",  # the stamp of what obsync wrote
 }  # fmt: skip
 
 
