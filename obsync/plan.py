@@ -41,6 +41,7 @@ from obsync import note, render
 from obsync.config import Settings
 from obsync.model import Annotation, ExportRead, SourceInfo
 from obsync.names import safe_stem
+from obsync.note import Head, Parts
 from obsync.scan import CONFLICT_SUFFIX, Found, VaultIndex
 from obsync.state import Record, Snapshot
 
@@ -181,7 +182,6 @@ class _Planner:
     index: VaultIndex
     state: Snapshot
     restore_deleted: bool
-    same_file: Callable[[Path, PurePosixPath], bool]
     writes: list[NoteWrite] = field(default_factory=list)
     copies: list[ImageCopy] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
@@ -275,11 +275,11 @@ class _Planner:
         stale = set(record.tags if record else ()) - set(generated)
         merged = generated + [t for t in current_tags if t not in generated and t not in stale]
         untouched = written is not None and _same(current_fp, written)
-        if current_fp == desired_fp and set(merged) == set(current_tags):
-            if current.get(STAMP) == stamp_of(desired_fp):  # the user's own quoting stays
-                counts.unchanged += 1
-                remember(path, desired_fp, generated)
-                return path
+        stamped = current.get(STAMP) == stamp_of(desired_fp)
+        if current_fp == desired_fp and set(merged) == set(current_tags) and stamped:
+            counts.unchanged += 1  # what obsync writes, in the user's own quoting
+            remember(path, desired_fp, generated)
+            return path
 
         if current_fp == desired_fp or untouched:
             # What obsync would write, or what it wrote last and the user left alone:
@@ -322,8 +322,8 @@ class _Planner:
         self,
         desired: _Desired,
         found: Found,
-        parts: note.Parts,
-        head: note.Head,
+        parts: Parts,
+        head: Head,
         current: dict[str, Any],
         counts: Counts,
     ) -> None:
@@ -405,7 +405,7 @@ class _Planner:
             return None
         name = f"{annotation.key}{annotation.image.suffix.lower()}"
         target = PurePosixPath(self.settings.attachments_folder) / name
-        if target not in self.index.files or not self.same_file(annotation.image, target):
+        if target not in self.index.same_images:
             self.copies.append(ImageCopy(annotation.image, target))
         return name
 
@@ -425,14 +425,13 @@ def make_plan(
     settings: Settings,
     *,
     restore_deleted: bool = False,
-    same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
     paths_of_sources: Mapping[str, PurePosixPath] | None = None,
 ) -> Plan:
     """The plan for one sync. Files read with errors cannot mark annotations removed: they
     may only look incomplete. (Files still being written are held back before reading.)
     ``paths_of_sources``: where the literature notes are or will be, when a plan in parts
     gave every paper its name first (as this plan does, before naming annotation notes)."""
-    planner = _Planner(settings, index, state, restore_deleted, same_file)
+    planner = _Planner(settings, index, state, restore_deleted)
     annotation_counts, source_counts = Counts(), Counts()
 
     by_source: dict[str, list[Annotation]] = defaultdict(list)
@@ -541,9 +540,10 @@ class plan_parts:
         settings: Settings,
         *,
         restore_deleted: bool = False,
-        same_file: Callable[[Path, PurePosixPath], bool] = lambda _source, _target: False,
         papers: int | None = PAPERS_PER_PART,
     ) -> None:
+        # Its own copy of the names: the parts take names as they go, the caller's stay.
+        index = replace(index, stems=set(index.stems), same_images=set(index.same_images))
         self.export, self.index, self.state, self.size = export, index, state, papers
         self.by_paper: dict[str, list[Annotation]] = defaultdict(list)
         for annotation in export.annotations:
@@ -552,7 +552,7 @@ class plan_parts:
         self.papers_done = 0
         # Every paper named first, as one plan would, before any annotation note is.
         sources = {a.source.key: a.source for a in export.annotations}
-        namer = _Planner(settings, index, state, restore_deleted, same_file)
+        namer = _Planner(settings, index, state, restore_deleted)
         source_paths = _source_paths(namer, sources)
         index.stems.update(path.stem.casefold() for path in source_paths.values())
         self._plan = partial(
@@ -560,7 +560,6 @@ class plan_parts:
             index=index,
             settings=settings,
             restore_deleted=restore_deleted,
-            same_file=same_file,
             paths_of_sources=source_paths,
         )
 
@@ -588,7 +587,7 @@ class plan_parts:
             self.index.stems.update(
                 w.path.stem.casefold() for w in part.writes if w.action is Action.CREATE
             )
-            self.index.files.update(copy.path for copy in part.copies)
+            self.index.same_images.update(copy.path for copy in part.copies)
             self.papers_done += sum(1 for paper in group if paper in self.by_paper)
             yield part
 

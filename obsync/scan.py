@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -40,6 +40,18 @@ class VaultIndex:
     files: set[PurePosixPath] = field(default_factory=set)
     conflict_copies: dict[PurePosixPath, str] = field(default_factory=dict)
     temp_files: list[PurePosixPath] = field(default_factory=list)  # left by a killed run
+    same_images: set[PurePosixPath] = field(default_factory=set)  # attachments up to date
+    read: int = 0  # notes read to build it: what tests count
+
+    def add(self, kind: str, key: str, found: Found) -> None:
+        """A note found by key (kind: ``annotation-key`` or ``item-key``)."""
+        table = self.annotations if kind == "annotation-key" else self.sources
+        if key in table and table[key].path != found.path:
+            self.duplicates.append((key, found.path))
+            return
+        table[key] = found
+        self.files.add(found.path)
+        self.stems.add(found.path.stem.casefold())
 
 
 def frontmatter_key(text: str) -> tuple[str, str] | None:
@@ -65,15 +77,121 @@ def _folders(vault: Path) -> Iterator[tuple[str, list[str], list[str]]]:
 
 def listing(vault: Path) -> tuple[set[str], bool]:
     """Every file's path relative to the vault (``/``-separated), and whether obsync's
-    temporary files are among them: what a sync checks before trusting the state."""
+    temporary files are among them."""
+    names = list_names(vault)
+    return names.paths, bool(names.temp_files)
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The vault's file names, no note read: what new notes are named against."""
+
+    paths: set[str]  # relative to the vault, ``/``-separated; temporary files aside
+    temp_files: list[PurePosixPath]  # obsync's writes a killed run left
+
+    @property
+    def stems(self) -> set[str]:
+        return {p.rsplit("/", 1)[-1][:-3].casefold() for p in self.paths if p.endswith(".md")}
+
+
+def list_names(vault: Path) -> Names:
     paths: set[str] = set()
-    temp = False
+    temp: list[PurePosixPath] = []
+    if not vault.is_dir():
+        return Names(paths, temp)
     for folder, _dirs, files in _folders(vault):
         prefix = Path(folder).relative_to(vault).as_posix() + "/"
         prefix = "" if prefix == "./" else prefix
-        temp = temp or any(name.startswith(TEMP_PREFIX) for name in files)
-        paths.update(prefix + name for name in files)
-    return paths, temp
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                temp.append(PurePosixPath(prefix + name))
+            else:
+                paths.add(prefix + name)
+    return Names(paths, sorted(temp))
+
+
+def _read_note(vault: Path, relative: PurePosixPath) -> str | None:
+    path = vault / relative
+    try:
+        if path.is_symlink():
+            return None
+        return decode(path.read_bytes())
+    except OSError:
+        return None
+
+
+def read_notes(
+    vault: Path, wanted: Iterable[tuple[str, str, str]], index: VaultIndex
+) -> set[tuple[str, str]]:
+    """Read notes where the state says they are (``(kind, key, path)``, kind ``annotation``
+    or ``source``) into ``index``, with their conflict copies; returns the (kind, key) of
+    those not there, to be looked for by key."""
+    missing: set[tuple[str, str]] = set()
+    for kind, key, where in wanted:
+        relative = PurePosixPath(where)
+        text = _read_note(vault, relative)
+        index.read += text is not None
+        field = "annotation-key" if kind == "annotation" else "item-key"
+        if text is None or frontmatter_key(text) != (field, key):
+            missing.add((kind, key))
+            continue
+        index.add(field, key, Found(relative, text))
+        copy = relative.with_name(f"{relative.stem}{CONFLICT_SUFFIX}.md")
+        if (conflict := _read_note(vault, copy)) is not None:
+            index.conflict_copies[copy] = conflict
+    return missing
+
+
+def locate(
+    vault: Path,
+    keys: set[tuple[str, str]],
+    names: Names,
+    index: VaultIndex,
+    known: Iterable[str] = (),
+    hints: Iterable[str] = (),
+) -> set[tuple[str, str]]:
+    """Look for notes by key (a note the user moved, or moved while the vault was walked)
+    among the vault's names not already read nor ``known`` to hold another note; those
+    named like a ``hint`` (where the note was) first. Returns the keys not found."""
+    if not keys:
+        return keys
+    left = set(keys)
+    skip = {str(p) for p in index.files} | set(known)
+    hinted = {h.rsplit("/", 1)[-1] for h in hints}
+    candidates = sorted(
+        (p for p in names.paths if p.endswith(".md") and p not in skip),
+        key=lambda p: (p.rsplit("/", 1)[-1] not in hinted, p),
+    )
+    for name in candidates:
+        if not left:
+            break
+        relative = PurePosixPath(name)
+        if relative.stem.endswith(CONFLICT_SUFFIX):
+            continue
+        text = _read_note(vault, relative)
+        index.read += text is not None
+        found = frontmatter_key(text) if text is not None else None
+        if found is None or text is None:
+            continue
+        kind = "annotation" if found[0] == "annotation-key" else "source"
+        if (kind, found[1]) in left:
+            left.discard((kind, found[1]))
+            index.add(found[0], found[1], Found(relative, text))
+            copy = relative.with_name(f"{relative.stem}{CONFLICT_SUFFIX}.md")
+            if (conflict := _read_note(vault, copy)) is not None:
+                index.conflict_copies[copy] = conflict
+    return left
+
+
+def same_images(
+    vault: Path, images: Iterable[tuple[Path, PurePosixPath]], index: VaultIndex
+) -> None:
+    """Note in ``index`` each attachment that already holds its export image's bytes."""
+    same = SameFile(vault)
+    for source, target in images:
+        if same(source, target):
+            index.same_images.add(target)
+            index.files.add(target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +241,7 @@ def scan(vault: Path) -> VaultIndex:
                 text = decode(path.read_bytes())
             except OSError:
                 continue
+            index.read += 1
             if stem.endswith(CONFLICT_SUFFIX):
                 index.conflict_copies[relative] = text
                 continue

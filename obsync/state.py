@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,       -- an export file, relative to the export folder
     size INTEGER NOT NULL,       -- its size and mtime (ns) when obsync last read it
     mtime_ns INTEGER NOT NULL,
-    sources TEXT NOT NULL        -- JSON list: the keys of the papers it held then
+    sources TEXT NOT NULL,       -- JSON list: the keys of the papers it held then
+    digest TEXT NOT NULL DEFAULT '',     -- of its bytes ('' for a file read with errors)
+    citations TEXT NOT NULL DEFAULT '[]' -- JSON list: its papers' citations
 );
 CREATE TABLE IF NOT EXISTS zotero_libraries (
     library TEXT PRIMARY KEY,    -- 'users/NNN' or 'groups/NNN' on Zotero's Web API
@@ -92,6 +94,8 @@ class FileRecord:
     path: str  # relative to the export folder
     stamp: tuple[int, int]  # (size, mtime in ns)
     sources: tuple[str, ...]
+    digest: str = ""  # of its bytes: a file written again with the same bytes changed nothing
+    citations: tuple[str, ...] = ()  # its papers' citations: keyless papers are matched by them
 
 
 def _sort(value: list[Any]) -> tuple[int, float, float, int, str]:
@@ -112,6 +116,12 @@ class StateStore:
             if column not in columns:
                 connection.execute(
                     f"ALTER TABLE notes ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                )
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(files)")}
+        for column, default in (("digest", "''"), ("citations", "'[]'")):  # added in 0.3
+            if column not in columns:
+                connection.execute(
+                    f"ALTER TABLE files ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}"
                 )
         return connection
 
@@ -145,10 +155,14 @@ class StateStore:
     def load_files(self) -> dict[str, FileRecord]:
         """The export files as last read, by path relative to the export folder."""
         with contextlib.closing(self._connect()) as db:
-            rows = db.execute("SELECT path, size, mtime_ns, sources FROM files").fetchall()
+            rows = db.execute(
+                "SELECT path, size, mtime_ns, sources, digest, citations FROM files"
+            ).fetchall()
         return {
-            path: FileRecord(path, (size, mtime), tuple(json.loads(sources)))
-            for path, size, mtime, sources in rows
+            path: FileRecord(
+                path, (size, mtime), tuple(json.loads(sources)), digest, tuple(json.loads(cited))
+            )
+            for path, size, mtime, sources, digest, cited in rows
         }
 
     def load_scope(self, sources: Iterable[str], keys: Iterable[str]) -> Snapshot:
@@ -175,10 +189,23 @@ class StateStore:
         with contextlib.closing(self._connect()) as db:
             return {path for (path,) in db.execute("SELECT path FROM notes WHERE path != ''")}
 
-    def deleted(self) -> set[tuple[str, str]]:
-        """The (kind, key) of every note the user deleted (and obsync left deleted)."""
+    def places(self) -> dict[str, tuple[str, str, str]]:
+        """Every note obsync keeps, by the path the state has for it: (kind, key, paper);
+        those the user deleted aside."""
+        return {p: (k, key, paper) for p, k, key, paper in self._places("path != ''")}
+
+    def deleted(self) -> dict[tuple[str, str], str]:
+        """The notes the user deleted (and obsync left deleted): (kind, key) -> paper."""
+        return {(k, key): paper for _p, k, key, paper in self._places("path = ''")}
+
+    def _places(self, where: str) -> list[tuple[str, str, str, str]]:
+        if not self.path.exists():
+            return []
         with contextlib.closing(self._connect()) as db:
-            return set(db.execute("SELECT kind, key FROM notes WHERE path = ''"))
+            return db.execute(
+                "SELECT path, kind, key, CASE kind WHEN 'source' THEN key ELSE source_key END"
+                f" FROM notes WHERE {where}"
+            ).fetchall()
 
     def count(self) -> dict[str, int]:
         """How many notes of each kind obsync keeps."""
@@ -191,47 +218,31 @@ class StateStore:
         with contextlib.closing(self._connect()) as db, db:
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(meta.items()))
 
-    def save(
-        self,
-        records: Iterable[Record],
-        meta: dict[str, str],
-        files: Iterable[FileRecord] = (),
-    ) -> None:
-        """Replace the stored state with ``records`` and ``files`` in one transaction."""
+    def commit(self, commit: Commit) -> None:
+        """The one way the state is written: some records, files and meta values, in one
+        transaction; a sync of everything that finished also forgets what it did not keep."""
         with contextlib.closing(self._connect()) as db, db:
-            db.execute("DELETE FROM notes")
-            db.execute("DELETE FROM files")
-            _write(db, records, meta, files)
+            if commit.kept is not None:
+                db.execute("CREATE TEMP TABLE kept (kind TEXT, key TEXT, PRIMARY KEY (kind, key))")
+                db.executemany("INSERT OR IGNORE INTO kept VALUES (?, ?)", commit.kept)
+                db.execute(
+                    "DELETE FROM notes WHERE NOT EXISTS"
+                    " (SELECT 1 FROM kept WHERE kept.kind = notes.kind AND kept.key = notes.key)"
+                )
+                db.execute("DELETE FROM files")
+            db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in commit.files_gone])
+            _write(db, commit.records, dict(commit.meta), commit.files)
 
-    def keep_only(
-        self,
-        kept: Iterable[tuple[str, str]],
-        meta: dict[str, str],
-        files: Iterable[FileRecord] = (),
-    ) -> None:
-        """End a full sync written in parts (each saved with :meth:`update`): forget the
-        notes not in ``kept`` and every export file but ``files``, in one transaction."""
-        with contextlib.closing(self._connect()) as db, db:
-            db.execute("CREATE TEMP TABLE kept (kind TEXT, key TEXT, PRIMARY KEY (kind, key))")
-            db.executemany("INSERT OR IGNORE INTO kept VALUES (?, ?)", kept)
-            db.execute(
-                "DELETE FROM notes WHERE NOT EXISTS"
-                " (SELECT 1 FROM kept WHERE kept.kind = notes.kind AND kept.key = notes.key)"
-            )
-            db.execute("DELETE FROM files")
-            _write(db, (), meta, files)
 
-    def update(
-        self,
-        records: Iterable[Record],
-        meta: dict[str, str],
-        files: Iterable[FileRecord] = (),
-        files_gone: Iterable[str] = (),
-    ) -> None:
-        """Change some records and files and keep the rest, in one transaction."""
-        with contextlib.closing(self._connect()) as db, db:
-            db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in files_gone])
-            _write(db, records, meta, files)
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """What one step of a sync tells the state."""
+
+    records: tuple[Record, ...] = ()
+    meta: tuple[tuple[str, str], ...] = ()
+    files: tuple[FileRecord, ...] = ()
+    files_gone: tuple[str, ...] = ()
+    kept: frozenset[tuple[str, str]] | None = None  # a sync of everything: forget the rest
 
     # -- Zotero's Web API (obsync/zotero/source.py): items as of a library version ----------
 
@@ -332,8 +343,12 @@ def _write(
         ],
     )
     db.executemany(
-        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
-        [(f.path, *f.stamp, json.dumps(list(f.sources))) for f in files],
+        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sources, digest, citations)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (f.path, *f.stamp, json.dumps(list(f.sources)), f.digest, json.dumps(list(f.citations)))
+            for f in files
+        ],
     )
     db.executemany(
         "INSERT OR REPLACE INTO meta VALUES (?, ?)",

@@ -1,33 +1,47 @@
-"""One sync: read the export, scan the vault, plan, apply, remember."""
+"""One sync, the same for every sync: look, decide the scope, read, plan, apply, commit.
+
+1. Look cheaply at both sides: a stat listing of the export folder, the state's record of
+   each export file, and (for ``obsync sync``, the daemon's start and rescans) the names
+   of the vault's files, no note read.
+2. Decide the scope: a pure function (changes.py); "everything" is the widest scope.
+3. Read the export files in scope (one reader, one cache), widening the scope by what the
+   papers read need, until it no longer grows.
+4. Read the notes of the scope's records where the state says they are; a note not there
+   is looked for by key before it counts as deleted.
+5. Plan in parts of a few papers (plan.py: pure), apply each part (vault.py: the one
+   writer), and commit each part's records to the state at once (state.py: one way).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from obsync import export, obsidian_base
-from obsync.changes import file_records, find_scope, settings_fingerprint
+from obsync.changes import Contents, Request, Scope, restamped, scope, settings_fingerprint, widen
 from obsync.config import Settings
+from obsync.export.folder import ExportFolder, Seen, Stamp, relative
 from obsync.model import ExportRead
-from obsync.plan import (
-    PAPERS_PER_PART,
-    Counts,
-    Plan,
-    combine,
-    outcome,
-    plan_parts,
-)
+from obsync.plan import PAPERS_PER_PART, Counts, Plan, combine, outcome, plan_parts
 from obsync.progress import PLANNING, SYNCING, Progress
-from obsync.scan import SameFile, VaultIndex, scan
-from obsync.state import Record, StateStore
+from obsync.scan import (
+    Names,
+    VaultIndex,
+    list_names,
+    locate,
+    read_notes,
+    same_images,
+    scan,
+)
+from obsync.state import Commit, FileRecord, Snapshot, StateStore
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.vault import Applied, apply, remove_temp_files
-from obsync.zotero import source as zotero
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +52,7 @@ class Report:
     plan: Plan
     applied: Applied | None  # None for a dry run
     scope: str = "all"  # "all" notes looked at, the papers "changed", or "nothing" changed
+    notes_read: int = 0  # what this sync cost in the vault
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -104,113 +119,124 @@ def run_sync(
     stop: Callable[[], bool] = lambda: False,
     progress: Progress | None = None,
 ) -> Report:
-    """Sync what changed in the export since the last sync (see changes.py), or everything:
-    when asked (``full``, ``restore_deleted``) or when only a whole look is safe.
-    ``check_vault=False`` skips listing the vault's folders (the daemon, between rescans).
-    ``progress`` is told of each export file read and each note written (the command
-    line's bar; see progress.py)."""
-    cache = {} if cache is None else cache
+    """Sync what the export and the vault say changed since the last sync; everything
+    when asked (``full``) or when the state cannot say. ``check_vault=False`` skips
+    listing the vault's names unless a new note needs them (the daemon, between rescans).
+    ``cache``: export reads kept from sync to sync (the daemon's). ``unsettled``: export
+    files still being written, not read now. ``progress`` is told of each export file read
+    and each note written (the command line's bar; see progress.py)."""
     store = StateStore(settings.state_file)
     if not dry_run:
         obsidian_base.write_once(settings, store)  # the vault's Base, once ever
-    # Zotero's Web API, when configured: what it changed calls for a look at everything.
-    pulled = zotero.pull(settings.zotero, store) if settings.zotero is not None else None
-    full = full or (pulled is not None and pulled.changed)
-    scope = (
-        None
-        if full or restore_deleted
-        else find_scope(
-            settings, store, cache, unsettled, check_vault=check_vault, progress=progress
-        )
+    folder = ExportFolder(settings.export, {} if cache is None else cache)
+    vault = _Vault(settings.vault, list_names(settings.vault) if check_vault else None)
+    # 1. Look.
+    looked_at_ns = time.time_ns()
+    meta = store.load_meta()
+    stored = store.load_files() if meta else {}
+    listing = folder.list(hold=unsettled)
+    held = {relative(p, settings.export) for p in unsettled} - set(listing)
+    digests = folder.digests(n for n in restamped(listing, stored) if n in stored)
+    deleted = store.deleted() if meta else {}
+    # 2. The scope, and what the vault's names add to it: notes not where the state says
+    # (moved or deleted by the user), notes the user deleted and brought back.
+    request = Request(full=full, restore_deleted=restore_deleted)
+    wanted = scope(
+        request, listing, stored, meta, settings_fingerprint(settings),
+        held=held, digests=digests, deleted_papers=frozenset(deleted.values()),
+    )  # fmt: skip
+    if not wanted.everything and vault.names is not None:
+        wanted = widen(wanted, {}, stored, listing, _vault_says(settings, store, vault, deleted))
+    # 3. Read the export files in scope, widened by what they hold.
+    seen: dict[str, Seen] = {}
+    while True:
+        seen |= folder.read(listing, wanted.files - seen.keys(), progress)
+        contents = {n: Contents(s.papers, s.citations) for n, s in seen.items()}
+        wider = widen(wanted, contents, stored, listing)
+        if wider == wanted:
+            records = _records(store, wanted, seen)
+            moved = {r.source_key for r in records.records.values() if r.kind == "annotation"}
+            wider = widen(wanted, contents, stored, listing, moved - wanted.papers)
+            if wider == wanted:
+                break
+        wanted = wider
+    standing_in = folder.cached(
+        n for n in held if n in stored and set(stored[n].sources) & wanted.papers
     )
-    if scope is not None:
-        read, index, state = scope.export, scope.index, scope.state
-        files, files_gone = file_records(scope.reads, settings.export), scope.gone
-        log.debug("changed since the last sync: %d files read, %d gone, %d annotations",
-                  len(scope.reads), len(files_gone), len(read.annotations))  # fmt: skip
-    else:
-        read = export.read_folder(settings.export, cache, hold=unsettled, progress=progress)
-        if progress is not None:
-            progress(PLANNING, 0, None)
-        index = scan(settings.vault)
-        if not dry_run:
-            remove_temp_files(settings.vault, index.temp_files)
-        state = store.load()
-        stamped = [(cache[p][1], cache[p][0]) for p in read.files if p not in unsettled]
-        files, files_gone = file_records(stamped, settings.export), []
-    if scope is None or not scope.empty:
-        read = zotero.merged(read, pulled, None if scope is None else scope.state)
+    read = export.merge([s.read for s in (seen | standing_in).values()])
+    if not wanted.everything:
+        annotations = tuple(a for a in read.annotations if a.source.key in wanted.papers)
+        read = replace(read, annotations=annotations)
     for error in read.errors:
         log.warning("%s", error)
-    if progress is not None and scope is not None and not scope.empty:
-        progress(PLANNING, 0, None)
-    looked_at = "all" if scope is None else "nothing" if scope.empty else "changed"
-    if scope is not None and scope.empty:
+    files = _file_records(seen, stored, listing, wanted.same, looked_at_ns)
+    log.debug("scope: %s; %d files read (%d parsed), %d gone, %d papers",
+              ", ".join(wanted.reasons) or "what changed", len(seen), folder.parsed,
+              len(wanted.gone), len(wanted.papers))  # fmt: skip
+    if wanted.empty:
         if not dry_run:
-            store.set_meta({"last_sync": _now()})
-        return Report(read, combine([]), None if dry_run else Applied(), looked_at)
+            if vault.names is not None and vault.names.temp_files:
+                remove_temp_files(settings.vault, vault.names.temp_files)
+            store.commit(Commit(meta=(("last_sync", _now()),), files=tuple(files)))
+        return Report(read, combine([]), None if dry_run else Applied(), "nothing")
+    # 4. Read the notes in scope; look for those not where the state says.
+    if progress is not None:
+        progress(PLANNING, 0, None)
+    index = vault.notes(wanted, records, read, store, restore_deleted)
     if not dry_run:
         settings.vault.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(settings.vault, index.temp_files)
+    images = {
+        (a.image, PurePosixPath(settings.attachments_folder) / f"{a.key}{a.image.suffix.lower()}")
+        for a in read.annotations if a.image is not None
+    }  # fmt: skip
+    same_images(settings.vault, sorted(images), index)
+    # 5. Plan in parts, apply, commit.
+    looked_at = "all" if wanted.everything else "changed"
 
-    def parts_over(index: VaultIndex) -> plan_parts:
-        return plan_parts(
-            read,
-            index,
-            state,
-            settings,
-            restore_deleted=restore_deleted,
-            same_file=SameFile(settings.vault),
-            papers=PAPERS_PER_PART if scope is None else None,
-        )
+    def parts() -> plan_parts:
+        return plan_parts(read, index, records, settings, restore_deleted=restore_deleted)
 
-    if not dry_run and scope is None and settings.templates != DEFAULT_TEMPLATES:
+    if not dry_run and settings.templates != DEFAULT_TEMPLATES:
         # The user's templates may fail on one paper's data only: try every note before
         # the first part is written, so none is written with a template that fails.
-        # (On a copy of the vault's names: planning takes names as it goes.)
-        trial = parts_over(replace(index, stems=set(index.stems), files=set(index.files)))
+        trial = parts()
         if trial.papers > PAPERS_PER_PART:  # in one part, every note is planned first
             for _ in trial:
                 pass
-    parts = parts_over(index)
+    planned = parts()
     if dry_run:
-        return Report(read, combine(list(parts)), None, looked_at)
-
+        return Report(read, combine(list(planned)), None, looked_at, index.read)
     plans: list[Plan] = []
     applied = Applied()
-    kept: set[tuple[str, str]] = set()  # every record a full sync keeps
-    saved: list[Record] = []
+    kept: set[tuple[str, str]] = set()  # every record a sync of everything keeps
     started = stopped = False
-    for part in parts:
+    for part in planned:
         if plans and stop():
-            stopped = True  # the papers left are for the next sync, a full one
+            stopped = True  # the papers left are for the next sync, of everything
             break
         _log_findings(part)
         if not started and not part.empty:
-            store.set_meta({"complete": "0"})  # a sync cut short is followed by a full one
+            store.commit(Commit(meta=(("complete", "0"),)))  # cut short: everything next
             started = True
-        done = apply(part, settings.vault, stop, progress if scope is not None else None)
+        done = apply(part, settings.vault, stop, None if wanted.everything else progress)
         applied.extend(done)
-        if scope is None and progress is not None:
-            progress(SYNCING, parts.papers_done, parts.papers)
-        # What was written is remembered at once: a sync stopped in a later part (a
-        # template failing there, SIGKILL) leaves no note that obsync would take for
-        # the user's. A note not written keeps the record it had.
+        if wanted.everything and progress is not None:
+            progress(SYNCING, planned.papers_done, planned.papers)
+        # What was written is remembered at once. A note not written keeps its record;
+        # a note written and not remembered (a kill here) carries its own stamp.
         not_done = {path for path, _ in done.failed} | {path for path, _ in done.skipped}
         undone = {(w.kind, w.key) for w in part.writes if w.path in not_done}
-        records = [
-            r if (r.kind, r.key) not in undone else state.get(r.kind, r.key) for r in part.records
-        ]
-        kept.update((r.kind, r.key) for r in records if r is not None)
-        changed = [r for r in records if r is not None and state.get(r.kind, r.key) != r]
-        if scope is None:
-            store.update(changed, {})
-        else:
-            saved += changed  # one part: saved with the meta below, in one transaction
+        new = [r if (r.kind, r.key) not in undone else records.get(r.kind, r.key)
+               for r in part.records]  # fmt: skip
+        kept.update((r.kind, r.key) for r in new if r is not None)
+        changed = tuple(r for r in new if r is not None and records.get(r.kind, r.key) != r)
+        if changed:
+            store.commit(Commit(records=changed))
         plans.append(outcome(part))
-    plan = combine(plans)
-    report = Report(read, plan, applied, looked_at)
-    incomplete = stopped or bool(applied.failed or applied.skipped)  # a full sync retries them
-    meta = {
+    report = Report(read, combine(plans), applied, looked_at, index.read)
+    incomplete = stopped or bool(applied.failed or applied.skipped)  # the next sync retries
+    meta_now = {
         "last_sync": _now(),
         "last_report": json.dumps(report.as_json(), ensure_ascii=False),
         "vault": str(settings.vault),
@@ -218,13 +244,111 @@ def run_sync(
         "settings": settings_fingerprint(settings),
         "complete": "0" if incomplete else "1",
     }
-    if scope is None and not stopped:
-        store.keep_only(kept, meta, files)
-    else:
-        store.update(saved, meta, files, files_gone)
-    if not stopped:
-        zotero.synced(pulled)
+    store.commit(
+        Commit(
+            meta=tuple(meta_now.items()),
+            files=tuple(files),
+            files_gone=tuple(sorted(wanted.gone)),
+            kept=frozenset(kept) if wanted.everything and not stopped else None,
+        )
+    )
     return report
+
+
+def _records(store: StateStore, wanted: Scope, seen: Mapping[str, Seen]) -> Snapshot:
+    """The state's records of the scope: of its papers, and of the annotations read."""
+    if wanted.everything:
+        return store.load()
+    keys = [a.key for s in seen.values() for a in s.read.annotations]
+    return store.load_scope(wanted.papers, keys)
+
+
+def _vault_says(
+    settings: Settings, store: StateStore, vault: _Vault, deleted: Mapping[tuple[str, str], str]
+) -> set[str]:
+    """The papers whose notes the vault's names say moved (or are gone), or came back
+    after the user deleted them: their notes are looked for by key and their papers
+    planned, so the links to them are mended."""
+    assert vault.names is not None
+    places = store.places()
+    papers = {paper for path, (_k, _key, paper) in places.items() if path not in vault.names.paths}
+    if deleted:
+        folders = (f"{settings.annotations_folder}/", f"{settings.sources_folder}/")
+        unknown = Names({p for p in vault.names.paths if p.startswith(folders)}, [])
+        found = VaultIndex()
+        locate(settings.vault, set(deleted), unknown, found, known=places)
+        back = {("annotation", k) for k in found.annotations}
+        back |= {("source", k) for k in found.sources}
+        papers |= {deleted[k] for k in back}
+    return papers
+
+
+@dataclass(slots=True)
+class _Vault:
+    """The vault as this sync reads it: its names, listed once, when needed."""
+
+    root: Path
+    names: Names | None
+
+    def listed(self) -> Names:
+        if self.names is None:
+            self.names = list_names(self.root)
+        return self.names
+
+    def notes(
+        self,
+        wanted: Scope,
+        records: Snapshot,
+        read: ExportRead,
+        store: StateStore,
+        restore_deleted: bool,
+    ) -> VaultIndex:
+        """The notes of the scope's records, found by key. A note not where the state
+        says is looked for among the vault's other names before it counts as deleted."""
+        where = [(r.kind, r.key, r.path) for r in records.records.values() if r.path]
+        if wanted.everything:
+            index = scan(self.root)
+            found = {("annotation", k) for k in index.annotations}
+            found |= {("source", k) for k in index.sources}
+            missing = {(k, key) for k, key, _ in where} - found
+            if missing:  # moved while the vault was walked: look again
+                self.names = None
+                locate(self.root, missing, self.listed(), index, hints=[p for *_, p in where])
+            return index
+        index = VaultIndex()
+        missing = read_notes(self.root, where, index)
+        if missing:
+            known = set(store.places())
+            locate(self.root, missing, self.listed(), index, known=known,
+                   hints=[p for k, key, p in where if (k, key) in missing])  # fmt: skip
+        new_paper = any(("source", a.source.key) not in records.records for a in read.annotations)
+        new_note = any(("annotation", a.key) not in records.records for a in read.annotations)
+        if restore_deleted or new_paper or new_note or self.names is not None:
+            names = self.listed()
+            index.stems |= names.stems
+            index.temp_files = names.temp_files
+        return index
+
+
+def _file_records(
+    seen: Mapping[str, Seen],
+    stored: Mapping[str, FileRecord],
+    listing: Mapping[str, Stamp],
+    same: Iterable[str],
+    looked_at_ns: int,
+) -> list[FileRecord]:
+    """What the state keeps of the export files this sync read, or found written again
+    with the same bytes. A file read with errors is read again at every sync, so its
+    errors keep being reported until it is mended."""
+    records = [
+        FileRecord(name, s.stamp, tuple(sorted(s.papers)), s.digest, tuple(sorted(s.citations)))
+        for name, s in seen.items()
+    ]
+    for name in sorted(set(same) - seen.keys()):
+        old = stored[name]
+        stamp = export.trusted(listing[name], looked_at_ns)
+        records.append(replace(old, stamp=stamp))
+    return records
 
 
 def _now() -> str:

@@ -80,7 +80,12 @@ def test_second_sync_writes_nothing(
     synced: dict[str, object], export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = tree(vault)
-    age(export_dir)  # changed in the eyes of the next sync, which reads it again
+    age(export_dir)  # a new stamp, the same bytes: nothing changed
+    again = sync_json(capsys, export_dir, vault)
+    assert again["scope"] == "nothing"
+    assert tree(vault) == before
+    (export_dir / "current.md").write_text((export_dir / "current.md").read_text() + "\n")
+    age(export_dir)  # new bytes: read and planned, the same notes
     again = sync_json(capsys, export_dir, vault)
     assert again["scope"] == "changed" and again["annotations"]["unchanged"] == 15
     assert tree(vault) == before
