@@ -129,7 +129,11 @@ def run_sync(
     if not dry_run:
         obsidian_base.write_once(settings, store)  # the vault's Base, once ever
     folder = ExportFolder(settings.export, {} if cache is None else cache)
-    vault = _Vault(settings.vault, list_names(settings.vault) if check_vault else None)
+    vault = _Vault(
+        settings.vault,
+        list_names(settings.vault) if check_vault else None,
+        (f"{settings.annotations_folder}/", f"{settings.sources_folder}/"),
+    )
     # 1. Look.
     looked_at_ns = time.time_ns()
     meta = store.load_meta()
@@ -146,7 +150,7 @@ def run_sync(
         held=held, digests=digests, deleted_papers=frozenset(deleted.values()),
     )  # fmt: skip
     if not wanted.everything and vault.names is not None:
-        wanted = widen(wanted, {}, stored, listing, _vault_says(settings, store, vault, deleted))
+        wanted = widen(wanted, {}, stored, listing, _vault_says(store, vault, deleted))
     # 3. Read the export files in scope, widened by what they hold.
     seen: dict[str, Seen] = {}
     while True:
@@ -264,7 +268,7 @@ def _records(store: StateStore, wanted: Scope, seen: Mapping[str, Seen]) -> Snap
 
 
 def _vault_says(
-    settings: Settings, store: StateStore, vault: _Vault, deleted: Mapping[tuple[str, str], str]
+    store: StateStore, vault: _Vault, deleted: Mapping[tuple[str, str], str]
 ) -> set[str]:
     """The papers whose notes the vault's names say moved (or are gone), or came back
     after the user deleted them: their notes are looked for by key and their papers
@@ -273,10 +277,8 @@ def _vault_says(
     places = store.places()
     papers = {paper for path, (_k, _key, paper) in places.items() if path not in vault.names.paths}
     if deleted:
-        folders = (f"{settings.annotations_folder}/", f"{settings.sources_folder}/")
-        unknown = Names({p for p in vault.names.paths if p.startswith(folders)}, [])
         found = VaultIndex()
-        locate(settings.vault, set(deleted), unknown, found, known=places)
+        locate(vault.root, set(deleted), vault.in_folders(), found, known=places)
         back = {("annotation", k) for k in found.annotations}
         back |= {("source", k) for k in found.sources}
         papers |= {deleted[k] for k in back}
@@ -289,11 +291,16 @@ class _Vault:
 
     root: Path
     names: Names | None
+    folders: tuple[str, ...]  # obsync's own: where a deleted note is looked for
 
     def listed(self) -> Names:
         if self.names is None:
             self.names = list_names(self.root)
         return self.names
+
+    def in_folders(self) -> Names:
+        """The names in obsync's folders (where a note the user deleted comes back)."""
+        return Names({p for p in self.listed().paths if p.startswith(self.folders)}, [])
 
     def notes(
         self,
@@ -317,10 +324,13 @@ class _Vault:
             return index
         index = VaultIndex()
         missing = read_notes(self.root, where, index)
+        known = set(store.places()) if missing or self.names is not None else set()
         if missing:
-            known = set(store.places())
             locate(self.root, missing, self.listed(), index, known=known,
                    hints=[p for k, key, p in where if (k, key) in missing])  # fmt: skip
+        deleted = {(r.kind, r.key) for r in records.records.values() if not r.path}
+        if deleted and self.names is not None:  # brought back (Obsidian's trash, an undo)?
+            locate(self.root, deleted, self.in_folders(), index, known=known)
         new_paper = any(("source", a.source.key) not in records.records for a in read.annotations)
         new_note = any(("annotation", a.key) not in records.records for a in read.annotations)
         if restore_deleted or new_paper or new_note or self.names is not None:

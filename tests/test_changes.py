@@ -127,7 +127,8 @@ def test_a_note_the_user_deleted_stays_deleted(
     synced: Settings, export_dir: Path, vault: Path
 ) -> None:
     note_path(vault, "ONE00000").unlink()
-    assert run_sync(synced).scope == "all"  # a recorded note is gone: look at everything
+    gone = run_sync(synced)  # a recorded note is gone: looked for by key, then deleted
+    assert gone.scope == "changed" and gone.plan.annotations.deleted == 1
     write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
     report = run_sync(synced)
     assert report.scope == "changed"  # the state knows it was deleted
@@ -143,19 +144,19 @@ def test_a_deleted_note_the_user_brings_back_is_synced_again(
     path = note_path(vault, "ONE00000")
     saved = path.read_bytes()
     path.unlink()
-    assert run_sync(synced).scope == "all"  # recorded as deleted by the user
+    assert run_sync(synced).scope == "changed"  # recorded as deleted by the user
     assert run_sync(synced).scope == "nothing"
     path.write_bytes(saved)
     write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
     report = run_sync(synced)
-    assert report.scope == "all"  # a deleted note is back: look at everything
+    assert report.scope == "changed"  # a deleted note is back: its paper is planned
     assert "upstream" in path.read_text()
     assert "[[ONE00000|" in (vault / "Zotero/Sources/First paper.md").read_text()
     full_sync_agrees(synced)
 
 
 @pytest.mark.parametrize("check_vault", [True, False])
-def test_a_note_moved_by_the_user_means_a_full_sync_that_mends_its_links(
+def test_a_note_moved_by_the_user_is_found_by_key_and_its_links_mended(
     synced: Settings, export_dir: Path, vault: Path, check_vault: bool
 ) -> None:
     moved = vault / "Elsewhere" / "Favourite.md"
@@ -163,16 +164,23 @@ def test_a_note_moved_by_the_user_means_a_full_sync_that_mends_its_links(
     note_path(vault, "ONE00000").rename(moved)
     write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
     report = run_sync(synced, check_vault=check_vault)
-    assert report.scope == "all"
+    assert report.scope == "changed"
     assert "upstream" in moved.read_text()
     assert "[[Favourite|" in (vault / "Zotero/Sources/First paper.md").read_text()
     full_sync_agrees(synced)
 
 
-def test_a_new_paper_means_a_full_sync(synced: Settings, export_dir: Path) -> None:
+@pytest.mark.parametrize("check_vault", [True, False])
+def test_a_new_paper_reads_no_note(
+    synced: Settings, export_dir: Path, vault: Path, check_vault: bool
+) -> None:
+    """Its note's name is chosen against the vault's names, listed, no note read."""
+    (vault / "Zotero" / "Third.md").write_text("the user's own note named like the paper")
     write(export_dir, "three.md", [Ann("THREE000", text="New", parent="PAPER333")], "Third")
-    report = run_sync(synced)
-    assert report.scope == "all" and report.plan.sources.created == 1
+    report = run_sync(synced, check_vault=check_vault)
+    assert report.scope == "changed" and report.plan.sources.created == 1
+    assert report.export.files_read == 1 and report.notes_read == 0
+    assert (vault / "Zotero/Sources/Third (PAPER333).md").exists()
     full_sync_agrees(synced)
 
 
@@ -188,12 +196,10 @@ def test_a_sync_cut_short_is_followed_by_a_full_one(synced: Settings) -> None:
     assert run_sync(synced).scope == "nothing"
 
 
-def test_a_temporary_file_left_in_the_vault_means_a_full_sync(
-    synced: Settings, vault: Path
-) -> None:
+def test_a_temporary_file_left_in_the_vault_is_removed(synced: Settings, vault: Path) -> None:
     stray = vault / "Zotero" / ".obsync-tmp-99-x.md"
     stray.write_text("half")
-    assert run_sync(synced).scope == "all"
+    assert run_sync(synced).scope == "nothing"
     assert not stray.exists()
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from obsync.config import Settings, resolve
 from obsync.export import read_folder
 from obsync.plan import Plan, combine, make_plan, plan_parts
-from obsync.scan import SameFile, scan
+from obsync.scan import scan
 from obsync.state import StateStore
 from obsync.sync import run_sync
 
@@ -109,8 +109,5 @@ def test_parts_of_any_size_decide_as_one_plan(
     read = read_folder(settings.export)
     whole = make_plan(read, scan(settings.vault), StateStore(settings.state_file).load(), settings)
     state = StateStore(settings.state_file).load()
-    same = SameFile(settings.vault)
-    parts = combine(
-        list(plan_parts(read, scan(settings.vault), state, settings, same_file=same, papers=size))
-    )
+    parts = combine(list(plan_parts(read, scan(settings.vault), state, settings, papers=size)))
     same_decisions(whole, parts)

@@ -254,7 +254,8 @@ def test_user_edit_above_the_marker_and_upstream_change_is_a_conflict(
     (conflict,) = result["conflicts"]  # type: ignore[misc]
     copy = vault / conflict["copy"]
     assert "conflict" in copy.name and "Changed upstream" in copy.read_text()
-    assert sync_json(capsys, export_dir, vault)["annotations"]["conflicts"] == 1  # type: ignore[index]
+    again = sync_json(capsys, export_dir, vault, "--full")
+    assert again["annotations"]["conflicts"] == 1  # type: ignore[index]
     assert path.read_bytes() == edited
 
 
