@@ -316,7 +316,7 @@ def check_annotation_properties(p: dict[str, Any], where: str) -> None:
     assert isinstance(p["citation"], str), where
     assert set(p) <= {
         "annotation-key", "annotation-type", "source", "page", "color", "tags", "zotero",
-        "citation", "annotation-status",
+        "citation", "annotation-status", "obsync",
     }, where  # fmt: skip
 
 

@@ -82,15 +82,20 @@ def test_a_kill_at_any_step_of_an_update_then_a_further_change_is_no_conflict(
             assert "third" in note_path(vault, ann.key or "").read_text(), at
 
 
-def test_a_lost_state_then_upstream_changes_is_no_conflict(
-    export_dir: Path, vault: Path
-) -> None:
+def test_a_lost_state_then_upstream_changes_is_no_conflict(export_dir: Path, vault: Path) -> None:
     settings = settings_for(export_dir, vault)
     write(export_dir, PAPER)
     run_sync(settings)
     settings.state_file.unlink()
     # A changed comment, a new annotation: the literature note changes too.
-    write(export_dir, [replace(PAPER[0], comment="new"), *PAPER[1:], Ann("OWN00009", text="9", parent="PAPER111")])
+    write(
+        export_dir,
+        [
+            replace(PAPER[0], comment="new"),
+            *PAPER[1:],
+            Ann("OWN00009", text="9", parent="PAPER111"),
+        ],
+    )
     report = run_sync(settings)
     assert report.plan.annotations.conflicts == 0
     no_conflicts(vault)
