@@ -230,3 +230,97 @@ def test_every_file_holding_a_changed_paper_is_read(
     assert report.plan.annotations.updated == 1 and report.plan.annotations.unchanged == 2
     assert "ONE00002" in (vault / "Zotero/Sources/First paper.md").read_text()
     full_sync_agrees(settings)
+
+
+# -- what a sync costs, counted: notes read, export files parsed -----------------------
+
+
+def test_the_sync_right_after_one_of_freshly_written_exports_reads_no_note(
+    settings: Settings, export_dir: Path
+) -> None:
+    """Files written just before a sync are read again by the next (their stamp is not
+    trusted); their bytes are the same, so nothing is planned."""
+    for name, anns in (("one.md", ONE), ("two.md", TWO)):
+        (export_dir / name).write_text(formats.better_notes(anns, note_key=f"N{name[:3]}2345"))
+    assert run_sync(settings).scope == "all"
+    report = run_sync(settings)
+    assert report.scope == "nothing" and report.notes_read == 0
+
+
+def test_exports_rewritten_with_the_same_bytes_read_no_note(
+    synced: Settings, export_dir: Path, vault: Path
+) -> None:
+    """Better Notes rewrites every export at Zotero's start-up."""
+    before = tree(vault)
+    for path in export_dir.iterdir():
+        path.write_bytes(path.read_bytes())
+    age(export_dir)
+    report = run_sync(synced)
+    assert report.scope == "nothing" and report.notes_read == 0 and report.export.files_read == 0
+    assert tree(vault) == before
+
+
+def test_many_changed_files_read_only_their_papers_notes(
+    settings: Settings, export_dir: Path
+) -> None:
+    """No "most files changed: look at everything": the cost is that of the papers."""
+    for n in range(4):
+        anns = [Ann(f"P{n}K{i:05d}", text=f"Paper {n}, highlight {i}", parent=f"PAPER{n:03d}")
+                for i in range(3)]  # fmt: skip
+        write(export_dir, f"p{n}.md", anns, f"Paper {n}")
+    run_sync(settings)
+    for n in range(2):  # half the files
+        anns = [Ann(f"P{n}K{i:05d}", text=f"Paper {n}, highlight {i}", comment="new",
+                    parent=f"PAPER{n:03d}") for i in range(3)]  # fmt: skip
+        write(export_dir, f"p{n}.md", anns, f"Paper {n}")
+    report = run_sync(settings)
+    assert report.scope == "changed" and report.plan.annotations.updated == 6
+    assert report.notes_read == 2 * 4  # two papers: three notes and a literature note each
+    full_sync_agrees(settings)
+
+
+def test_a_change_in_a_paper_known_by_its_citation_reads_only_papers_of_that_citation(
+    settings: Settings, export_dir: Path
+) -> None:
+    cited = [Ann(None, text=f"Cited highlight {i}", parent=None, citation="Lee, 2020")
+             for i in range(3)]  # fmt: skip
+    (export_dir / "cited.md").write_text(formats.zotero_markdown(cited, links=False))
+    age(export_dir / "cited.md")
+    write(export_dir, "one.md", ONE, "First paper")
+    write(export_dir, "two.md", TWO, "Second paper")
+    run_sync(settings)
+    changed = [replace(cited[0], comment="a new thought"), *cited[1:]]
+    (export_dir / "cited.md").write_text(formats.zotero_markdown(changed, links=False))
+    age(export_dir / "cited.md")
+    report = run_sync(settings)
+    assert report.scope == "changed" and report.plan.annotations.updated == 1
+    assert report.export.files_read == 1 and report.notes_read == 4
+    full_sync_agrees(settings)
+
+
+def test_a_note_moved_while_the_vault_is_walked_is_found_by_key(
+    synced: Settings, export_dir: Path, vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moved from a folder not yet walked into one already walked: looked for by key
+    before it counts as deleted, so the next ordinary syncs keep it up to date."""
+    import obsync.scan
+
+    walked_first = vault / "A folder"
+    walked_first.mkdir()
+    note = note_path(vault, "ONE00000")
+    moved = walked_first / note.name
+    real = obsync.scan._folders
+
+    def walk_with_a_move(root: Path):  # type: ignore[no-untyped-def]
+        for folder, dirs, files in real(root):
+            if Path(folder) == vault / "Zotero" and note.exists():
+                note.rename(moved)
+            yield folder, dirs, files
+
+    monkeypatch.setattr(obsync.scan, "_folders", walk_with_a_move)
+    report = run_sync(synced, full=True)
+    monkeypatch.undo()
+    assert report.plan.annotations.deleted == 0
+    write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
+    run_sync(synced, check_vault=False)
+    assert "upstream" in moved.read_text()

@@ -16,7 +16,7 @@ from obsync.config import DEFAULT_MARKER, Settings
 from obsync.model import Annotation, AnnotationType, ExportRead, Library, Location, SourceInfo
 from obsync.plan import Action, Plan, make_plan, plan_parts
 from obsync.scan import Found, VaultIndex, frontmatter_key
-from obsync.state import Record, Snapshot
+from obsync.state import Snapshot
 
 EXPORT = Path("/memory/export")
 FILE = EXPORT / "paper.md"
@@ -130,7 +130,7 @@ def test_the_note_as_obsync_would_write_it_is_left_alone() -> None:
 
 
 def test_the_note_as_obsync_would_write_it_but_unstamped_gets_its_stamp() -> None:
-    vault, state = synced(ann("KEY00001"))
+    vault, _state = synced(ann("KEY00001"))
     unstamped = "".join(
         line for line in vault[NOTE].splitlines(True) if not line.startswith("obsync:")
     )
