@@ -149,17 +149,25 @@ def locate(
     index: VaultIndex,
     known: Iterable[str] = (),
     hints: Iterable[str] = (),
+    *,
+    only_hinted: bool = False,
 ) -> set[tuple[str, str]]:
     """Look for notes by key (a note the user moved, or moved while the vault was walked)
     among the vault's names not already read nor ``known`` to hold another note; those
-    named like a ``hint`` (where the note was) first. Returns the keys not found."""
+    named like a ``hint`` (where the note was) first, or only. Returns the keys not found."""
     if not keys:
         return keys
     left = set(keys)
     skip = {str(p) for p in index.files} | set(known)
     hinted = {h.rsplit("/", 1)[-1] for h in hints}
     candidates = sorted(
-        (p for p in names.paths if p.endswith(".md") and p not in skip),
+        (
+            p
+            for p in names.paths
+            if p.endswith(".md")
+            and p not in skip
+            and (not only_hinted or p.rsplit("/", 1)[-1] in hinted)
+        ),
         key=lambda p: (p.rsplit("/", 1)[-1] not in hinted, p),
     )
     for name in candidates:

@@ -332,11 +332,14 @@ class _Vault:
         if deleted and self.names is not None:  # brought back (Obsidian's trash, an undo)?
             locate(self.root, deleted, self.in_folders(), index, known=known)
         new_paper = any(("source", a.source.key) not in records.records for a in read.annotations)
-        new_note = any(("annotation", a.key) not in records.records for a in read.annotations)
-        if restore_deleted or new_paper or new_note or self.names is not None:
+        new = {("annotation", a.key) for a in read.annotations} - records.records.keys()
+        if restore_deleted or new_paper or new or self.names is not None:
             names = self.listed()
             index.stems |= names.stems
             index.temp_files = names.temp_files
+        if new:  # written by obsync on another computer, this state not knowing it?
+            locate(self.root, new, self.listed(), index, known=known,
+                   hints=[f"{key}.md" for _k, key in new], only_hinted=True)  # fmt: skip
         return index
 
 

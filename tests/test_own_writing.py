@@ -192,3 +192,20 @@ def test_a_note_without_a_stamp_gets_one_when_it_is_obsyncs(
     run_sync(settings, full=True)
     assert path.read_text() != unstamped
     assert any(line.startswith(STAMP_LINE) for line in path.read_text().splitlines())
+
+
+def test_a_note_the_other_computer_wrote_is_not_written_again(
+    tmp_path: Path, export_dir: Path, vault: Path
+) -> None:
+    here = settings_for(export_dir, vault)
+    there = replace(here, state_file=tmp_path / "there.sqlite")
+    write(export_dir, PAPER)
+    run_sync(here)
+    run_sync(there)
+    write(export_dir, [*PAPER, Ann("OWN00009", text="new", parent="PAPER111")])
+    run_sync(here)
+    write(export_dir, [*PAPER, Ann("OWN00009", text="new", comment="more", parent="PAPER111")])
+    report = run_sync(there)
+    assert report.plan.annotations.created == 0
+    assert len(list(vault.rglob("OWN00009*.md"))) == 1
+    assert "more" in note_path(vault, "OWN00009").read_text()
