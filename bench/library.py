@@ -113,3 +113,30 @@ def change_one_comment(export: Path, paper: int, stamp: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(changed, encoding="utf-8")
     tmp.rename(path)
+
+
+KEYLESS = "keyless paper.md"
+
+
+def keyless_paper(export: Path, count: int, *, edited: str = "", seed: int = 2) -> None:
+    """One paper as Zotero's Markdown export without links writes it: no annotation keys,
+    the paper known only by its citation. ``edited``: the first comment's text."""
+    rng = random.Random(seed)
+    anns = [
+        formats.Ann(
+            None, text=sentence(rng, rng.randint(8, 30)), page=str(1 + i // 4), color=None,
+            parent=None, citation="Keyless et al., 2021",
+            comment=edited if i == 0 and edited else "",
+        )
+        for i in range(count)
+    ]  # fmt: skip
+    (export / KEYLESS).write_text(formats.zotero_markdown(anns, links=False), encoding="utf-8")
+
+
+def new_paper(export: Path, paper: int, count: int, images: float = 0.01) -> None:
+    """A paper exported after the first sync, as Better Notes writes it."""
+    rng = random.Random(1000 + paper)
+    text, image_keys = paper_text(rng, paper, count, images)
+    (export / f"Paper {paper:05d}.md").write_text(text, encoding="utf-8")
+    for image_key in image_keys:
+        (export / "attachments" / f"{image_key}.png").write_bytes(PNG)

@@ -31,7 +31,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from library import change_one_comment, generate
+from library import KEYLESS, change_one_comment, generate, keyless_paper, new_paper
 
 from obsync.config import resolve
 from obsync.export import ReadCache
@@ -124,6 +124,24 @@ def daemon_latency(export: Path, vault: Path, changes: int) -> tuple[list[float]
     return latencies, peak
 
 
+def full_in_a_process(export: Path, vault: Path) -> tuple[float, float]:
+    """``obsync sync --full`` in a process of its own: its time and its peak memory."""
+    script = (
+        "import resource, sys\n"
+        "from obsync.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script, "-q", "sync", "--full", "--export", str(export),
+         "--vault", str(vault)], check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    took = time.perf_counter() - start
+    return took, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
 def obsync_command(command: str, export: Path, vault: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "obsync.cli", "-q", command, "--export", str(export),
             "--vault", str(vault), *extra]  # fmt: skip
@@ -174,6 +192,7 @@ def main() -> None:
     export, vault = work / "export", work / "vault"
     print(f"generating {args.annotations} annotations in {exports} exports ...", file=sys.stderr)
     generate(export, args.annotations, exports, images=args.images)
+    keyless_paper(export, 100)  # and one paper exported without Zotero links
     an_hour_ago = time.time() - 3600  # exports are older than the sync that first reads them
     for path in export.rglob("*"):
         os.utime(path, (an_hour_ago, an_hour_ago))
@@ -222,6 +241,47 @@ def main() -> None:
     rows.append(("one annotation changed, in process", f"{one:.3f} s, {written(report)} written",
                  "≤ 0.2 s, 1–2 written"))  # fmt: skip
 
+    print("what changed, by kind ...", file=sys.stderr)
+    per_note = cold / created  # a note's share of the cold sync
+
+    def share(notes: int) -> str:
+        return f"≤ {0.5 + notes * per_note:.2f} s (0.5 s + {notes} notes' share of cold)"
+
+    fresh_cache: ReadCache = {}  # as `obsync sync`: nothing read before
+    new_paper(export, exports, 300)
+    took, report = timed(lambda: run_sync(settings, cache=fresh_cache))
+    rows.append(("a new paper exported (300 annotations), in process, vault names listed",
+                 f"{took:.2f} s, {written(report)} written, {report.notes_read} notes read",
+                 share(written(report))))  # fmt: skip
+    keyless_paper(export, 100, edited="A comment added later.")
+    took, report = timed(lambda: run_sync(settings, cache={}))
+    rows.append(("one comment changed in a paper exported without Zotero links, in process",
+                 f"{took:.2f} s, {written(report)} written, {report.notes_read} notes read",
+                 share(written(report))))  # fmt: skip
+    papers = sorted(p for p in export.glob("*.md") if p.name != KEYLESS)
+    now = time.time()
+    for path in papers[: len(papers) // 3]:
+        path.write_bytes(path.read_bytes())
+        os.utime(path, (now - 60, now - 60))
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    third = time.perf_counter() - start
+    rows.append(("a third of the exports rewritten unchanged, `obsync sync` (new process)",
+                 f"{third:.2f} s", f"≤ {0.15 * cold:.1f} s (15 % of cold)"))  # fmt: skip
+    for path in papers:  # as exports written just before a sync: every stamp is new
+        os.utime(path, None)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True)
+    after = (time.perf_counter() - start) / 2
+    rows.append(("the syncs right after exports were written, same bytes, `obsync sync`"
+                 " (new process; the mean of two)", f"{after:.2f} s",
+                 f"≤ {0.15 * cold:.1f} s (15 % of cold)"))  # fmt: skip
+    took, peak = full_in_a_process(export, vault)
+    rows.append(("`--full` with nothing to do, `obsync sync --full` (new process)",
+                 f"{took:.1f} s, peak {peak:.0f} MB",
+                 f"≤ {0.35 * cold:.1f} s (35 % of cold), ≤ 250 MB"))  # fmt: skip
+
     print("daemon latency ...", file=sys.stderr)
     latencies, daemon_peak = daemon_latency(export, vault, args.latency_samples)
     latencies.sort()
@@ -236,7 +296,10 @@ def main() -> None:
                  f"{peak_mb():.0f} MB", ""))  # fmt: skip
 
     when = datetime.now(UTC).strftime("%Y-%m-%d")
-    machine = f"{cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}"
+    machine = (
+        f"{cpu_name()}, {os.cpu_count()} cores (shared with other jobs: figures vary);"
+        f" Python {platform.python_version()}"
+    )
     print(
         f"\n{args.annotations:,} annotations in {exports:,} Better Notes exports;",
         f"{when}; {machine}\n",
