@@ -557,16 +557,15 @@ class plan_parts:
         index.stems.update(path.stem.casefold() for path in source_paths.values())
         self._plan = partial(
             make_plan,
-            index=index,
             settings=settings,
             restore_deleted=restore_deleted,
             paths_of_sources=source_paths,
         )
 
-    def __iter__(self) -> Iterator[Plan]:
+    def parts(self) -> Iterator[Part]:
+        """The parts, in order: some papers each, with their annotations and records."""
         if self.size is None:
-            yield self._plan(self.export, state=self.state)
-            self.papers_done = self.papers
+            yield Part(tuple(sorted(self.by_paper)), self.export, self.state)
             return
         now = {a.key: a.source.key for a in self.export.annotations}
         records: dict[str, dict[tuple[str, str], Record]] = defaultdict(dict)
@@ -578,18 +577,46 @@ class plan_parts:
         gone = sorted(set(records) - set(self.by_paper))
         for group in [*groups, gone] if gone else groups:
             annotations = tuple(a for paper in group for a in self.by_paper.get(paper, ()))
-            part = self._plan(
+            state = {k: r for p in group for k, r in records[p].items()}
+            yield Part(
+                tuple(group),
                 replace(self.export, annotations=annotations),
-                state=Snapshot(
-                    {k: r for p in group for k, r in records[p].items()}, self.state.meta
-                ),
+                Snapshot(state, self.state.meta),
             )
-            self.index.stems.update(
-                w.path.stem.casefold() for w in part.writes if w.action is Action.CREATE
-            )
-            self.index.same_images.update(copy.path for copy in part.copies)
-            self.papers_done += sum(1 for paper in group if paper in self.by_paper)
-            yield part
+
+    def plan(self, part: Part, notes: VaultIndex | None = None) -> Plan:
+        """The plan of one part; ``notes``: its notes, when the index given holds names
+        and places only (the vault read a part at a time)."""
+        index = self.index
+        if notes is not None:
+            index = replace(notes, stems=index.stems, same_images=index.same_images)
+        result = self._plan(part.export, state=part.state, index=index)
+        self.index.stems.update(
+            w.path.stem.casefold() for w in result.writes if w.action is Action.CREATE
+        )
+        self.index.same_images.update(copy.path for copy in result.copies)
+        self.papers_done += sum(1 for paper in part.papers if paper in self.by_paper)
+        return result
+
+    def __iter__(self) -> Iterator[Plan]:
+        for part in self.parts():
+            yield self.plan(part)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Some papers of a sync: their annotations and their records."""
+
+    papers: tuple[str, ...]
+    export: ExportRead
+    state: Snapshot
+
+    @property
+    def notes(self) -> set[tuple[str, str]]:
+        """The (kind, key) of every note the part's plan looks at."""
+        keys = {(ANNOTATION, a.key) for a in self.export.annotations}
+        keys |= {(SOURCE, a.source.key) for a in self.export.annotations}
+        return keys | set(self.state.records)
 
 
 def outcome(plan: Plan) -> Plan:

@@ -110,7 +110,7 @@ def list_names(vault: Path) -> Names:
     return Names(paths, sorted(temp))
 
 
-def _read_note(vault: Path, relative: PurePosixPath) -> str | None:
+def read_text(vault: Path, relative: PurePosixPath) -> str | None:
     path = vault / relative
     try:
         if path.is_symlink():
@@ -129,17 +129,22 @@ def read_notes(
     missing: set[tuple[str, str]] = set()
     for kind, key, where in wanted:
         relative = PurePosixPath(where)
-        text = _read_note(vault, relative)
+        text = read_text(vault, relative)
         index.read += text is not None
         field = "annotation-key" if kind == "annotation" else "item-key"
         if text is None or frontmatter_key(text) != (field, key):
             missing.add((kind, key))
             continue
         index.add(field, key, Found(relative, text))
-        copy = relative.with_name(f"{relative.stem}{CONFLICT_SUFFIX}.md")
-        if (conflict := _read_note(vault, copy)) is not None:
-            index.conflict_copies[copy] = conflict
+        index.conflict_copies.update(conflict_copy(vault, relative))
     return missing
+
+
+def conflict_copy(vault: Path, note: PurePosixPath) -> dict[PurePosixPath, str]:
+    """The conflict copy beside a note, if there is one: its path and text."""
+    copy = note.with_name(f"{note.stem}{CONFLICT_SUFFIX}.md")
+    text = read_text(vault, copy)
+    return {} if text is None else {copy: text}
 
 
 def locate(
@@ -176,7 +181,7 @@ def locate(
         relative = PurePosixPath(name)
         if relative.stem.endswith(CONFLICT_SUFFIX):
             continue
-        text = _read_note(vault, relative)
+        text = read_text(vault, relative)
         index.read += text is not None
         found = frontmatter_key(text) if text is not None else None
         if found is None or text is None:
@@ -185,9 +190,7 @@ def locate(
         if (kind, found[1]) in left:
             left.discard((kind, found[1]))
             index.add(found[0], found[1], Found(relative, text))
-            copy = relative.with_name(f"{relative.stem}{CONFLICT_SUFFIX}.md")
-            if (conflict := _read_note(vault, copy)) is not None:
-                index.conflict_copies[copy] = conflict
+            index.conflict_copies.update(conflict_copy(vault, relative))
     return left
 
 

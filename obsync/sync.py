@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,16 +28,29 @@ from obsync.changes import Contents, Request, Scope, restamped, scope, settings_
 from obsync.config import Settings
 from obsync.export.folder import ExportFolder, Seen, Stamp, relative
 from obsync.model import ExportRead
-from obsync.plan import PAPERS_PER_PART, Counts, Plan, combine, outcome, plan_parts
+from obsync.plan import (
+    ANNOTATION,
+    PAPERS_PER_PART,
+    SOURCE,
+    Counts,
+    Plan,
+    combine,
+    outcome,
+    plan_parts,
+)
 from obsync.progress import PLANNING, SYNCING, Progress
 from obsync.scan import (
+    CONFLICT_SUFFIX,
+    Found,
     Names,
     VaultIndex,
+    conflict_copy,
+    frontmatter_key,
     list_names,
     locate,
     read_notes,
+    read_text,
     same_images,
-    scan,
 )
 from obsync.state import Commit, FileRecord, Snapshot, StateStore
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
@@ -186,7 +199,7 @@ def run_sync(
     # 4. Read the notes in scope; look for those not where the state says.
     if progress is not None:
         progress(PLANNING, 0, None)
-    index = vault.notes(wanted, records, read, store, restore_deleted)
+    index = vault.find(wanted, records, read, restore_deleted)
     if not dry_run:
         settings.vault.mkdir(parents=True, exist_ok=True)
         remove_temp_files(settings.vault, index.temp_files)
@@ -206,39 +219,41 @@ def run_sync(
         # the first part is written, so none is written with a template that fails.
         trial = parts()
         if trial.papers > PAPERS_PER_PART:  # in one part, every note is planned first
-            for _ in trial:
-                pass
+            for part in trial.parts():
+                trial.plan(part, vault.notes(part.notes))
     planned = parts()
     if dry_run:
-        return Report(read, combine(list(planned)), None, looked_at, index.read)
+        dry = [planned.plan(part, vault.notes(part.notes)) for part in planned.parts()]
+        return Report(read, combine(dry), None, looked_at, vault.read)
     plans: list[Plan] = []
     applied = Applied()
     kept: set[tuple[str, str]] = set()  # every record a sync of everything keeps
     started = stopped = False
-    for part in planned:
+    for batch in planned.parts():
         if plans and stop():
             stopped = True  # the papers left are for the next sync, of everything
             break
-        _log_findings(part)
-        if not started and not part.empty:
+        step = planned.plan(batch, vault.notes(batch.notes))
+        _log_findings(step)
+        if not started and not step.empty:
             store.commit(Commit(meta=(("complete", "0"),)))  # cut short: everything next
             started = True
-        done = apply(part, settings.vault, stop, None if wanted.everything else progress)
+        done = apply(step, settings.vault, stop, None if wanted.everything else progress)
         applied.extend(done)
         if wanted.everything and progress is not None:
             progress(SYNCING, planned.papers_done, planned.papers)
         # What was written is remembered at once. A note not written keeps its record;
         # a note written and not remembered (a kill here) carries its own stamp.
         not_done = {path for path, _ in done.failed} | {path for path, _ in done.skipped}
-        undone = {(w.kind, w.key) for w in part.writes if w.path in not_done}
+        undone = {(w.kind, w.key) for w in step.writes if w.path in not_done}
         new = [r if (r.kind, r.key) not in undone else records.get(r.kind, r.key)
-               for r in part.records]  # fmt: skip
+               for r in step.records]  # fmt: skip
         kept.update((r.kind, r.key) for r in new if r is not None)
         changed = tuple(r for r in new if r is not None and records.get(r.kind, r.key) != r)
         if changed:
             store.commit(Commit(records=changed))
-        plans.append(outcome(part))
-    report = Report(read, combine(plans), applied, looked_at, index.read)
+        plans.append(outcome(step))
+    report = Report(read, combine(plans), applied, looked_at, vault.read)
     incomplete = stopped or bool(applied.failed or applied.skipped)  # the next sync retries
     meta_now = {
         "last_sync": _now(),
@@ -279,6 +294,7 @@ def _vault_says(
     if deleted:
         found = VaultIndex()
         locate(vault.root, set(deleted), vault.in_folders(), found, known=places)
+        vault.read += found.read
         back = {("annotation", k) for k in found.annotations}
         back |= {("source", k) for k in found.sources}
         papers |= {deleted[k] for k in back}
@@ -287,11 +303,15 @@ def _vault_says(
 
 @dataclass(slots=True)
 class _Vault:
-    """The vault as this sync reads it: its names, listed once, when needed."""
+    """The vault as this sync reads it: its names, listed once, when needed; where each
+    note of the scope is, by key; the notes' texts, read a part at a time."""
 
     root: Path
     names: Names | None
     folders: tuple[str, ...]  # obsync's own: where a deleted note is looked for
+    where: dict[tuple[str, str], PurePosixPath] = field(default_factory=dict)
+    texts: dict[tuple[str, str], Found] = field(default_factory=dict)  # read while looking
+    read: int = 0  # notes read: what tests count
 
     def listed(self) -> Names:
         if self.names is None:
@@ -302,45 +322,101 @@ class _Vault:
         """The names in obsync's folders (where a note the user deleted comes back)."""
         return Names({p for p in self.listed().paths if p.startswith(self.folders)}, [])
 
-    def notes(
-        self,
-        wanted: Scope,
-        records: Snapshot,
-        read: ExportRead,
-        store: StateStore,
-        restore_deleted: bool,
+    def find(
+        self, wanted: Scope, records: Snapshot, read: ExportRead, restore_deleted: bool
     ) -> VaultIndex:
-        """The notes of the scope's records, found by key. A note not where the state
-        says is looked for among the vault's other names before it counts as deleted."""
-        where = [(r.kind, r.key, r.path) for r in records.records.values() if r.path]
-        if wanted.everything:
-            index = scan(self.root)
-            found = {("annotation", k) for k in index.annotations}
-            found |= {("source", k) for k in index.sources}
-            missing = {(k, key) for k, key, _ in where} - found
-            if missing:  # moved while the vault was walked: look again
-                self.names = None
-                locate(self.root, missing, self.listed(), index, hints=[p for *_, p in where])
-            return index
+        """Where the scope's notes are, found by key, and the names new notes are chosen
+        against; no note's text is kept but those read to find them."""
+        recorded = {k: PurePosixPath(r.path) for k, r in records.records.items() if r.path}
         index = VaultIndex()
-        missing = read_notes(self.root, where, index)
-        known = set(store.places()) if missing or self.names is not None else set()
-        if missing:
-            locate(self.root, missing, self.listed(), index, known=known,
-                   hints=[p for k, key, p in where if (k, key) in missing])  # fmt: skip
-        deleted = {(r.kind, r.key) for r in records.records.values() if not r.path}
-        if deleted and self.names is not None:  # brought back (Obsidian's trash, an undo)?
-            locate(self.root, deleted, self.in_folders(), index, known=known)
-        new_paper = any(("source", a.source.key) not in records.records for a in read.annotations)
-        new = {("annotation", a.key) for a in read.annotations} - records.records.keys()
-        if restore_deleted or new_paper or new or self.names is not None:
+        if wanted.everything:
+            # Every name; every note not where the state says is read for its key.
+            self.names = None
             names = self.listed()
-            index.stems |= names.stems
-            index.temp_files = names.temp_files
-        if new:  # written by obsync on another computer, this state not knowing it?
-            locate(self.root, new, self.listed(), index, known=known,
-                   hints=[f"{key}.md" for _k, key in new], only_hinted=True)  # fmt: skip
+            self.where = {k: p for k, p in recorded.items() if str(p) in names.paths}
+            known = {str(p) for p in self.where.values()}
+            self._look(Names(names.paths - known, []), None)
+            if missing := recorded.keys() - self.where.keys():  # moved while listed?
+                self.names = None
+                self._look(Names(self.listed().paths - names.paths, []), missing)
+        else:
+            self.where = dict(recorded)
+            # Not where the state says (the names say so, or a literature note is not
+            # there: annotation notes link it by name): looked for by key now.
+            absent = {
+                k for k, p in recorded.items()
+                if (str(p) not in self.names.paths if self.names is not None
+                    else k[0] == SOURCE and not (self.root / p).is_file())
+            }  # fmt: skip
+            if absent:
+                for k in absent:
+                    del self.where[k]
+                known = {str(p) for p in recorded.values()}
+                self._look(Names(self.listed().paths - known, []), absent)
+            deleted = {k for k, r in records.records.items() if not r.path}
+            if deleted and self.names is not None:  # brought back (Obsidian's trash, an undo)?
+                self._look(self.in_folders(), deleted)
+            new = {(ANNOTATION, a.key) for a in read.annotations} - records.records.keys()
+            if new:  # written by obsync on another computer, this state not knowing it?
+                hints = {f"{key}.md" for _kind, key in new}
+                self._look(Names({p for p in self.listed().paths
+                                  if p.rsplit("/", 1)[-1] in hints}, []), new)  # fmt: skip
+            new_paper = any((SOURCE, a.source.key) not in records.records for a in read.annotations)
+            if not (restore_deleted or new_paper or new or self.names is not None):
+                return index
+        names = self.listed()
+        index.stems = names.stems
+        index.temp_files = names.temp_files
+        for (kind, key), path in self.where.items():
+            if kind == SOURCE:  # where the literature notes are: annotation notes link them
+                index.sources[key] = Found(path, "")
         return index
+
+    def _look(self, names: Names, keys: set[tuple[str, str]] | None) -> None:
+        """Read notes among ``names`` for their keys: those in ``keys`` (None: any)."""
+        found = VaultIndex()
+        if keys is None:
+            for name in sorted(p for p in names.paths if p.endswith(".md")):
+                relative = PurePosixPath(name)
+                if relative.stem.endswith(CONFLICT_SUFFIX):
+                    continue
+                text = read_text(self.root, relative)
+                self.read += text is not None
+                named = frontmatter_key(text) if text is not None else None
+                if named is not None and text is not None:
+                    found.add(named[0], named[1], Found(relative, text))
+        else:
+            locate(self.root, keys, names, found)
+            self.read += found.read
+        for kind, table in ((ANNOTATION, found.annotations), (SOURCE, found.sources)):
+            for key, note in table.items():
+                if (kind, key) not in self.where:
+                    self.where[(kind, key)] = note.path
+                    self.texts[(kind, key)] = note
+
+    def notes(self, keys: set[tuple[str, str]]) -> VaultIndex:
+        """The texts of some notes of the scope, read where they were found; a note not
+        there any more is looked for by key before it counts as deleted."""
+        index = VaultIndex()
+        wanted = []
+        for kind, key in sorted(keys):
+            if (kind, key) in self.texts:
+                note = self.texts.pop((kind, key))
+                index.add(_FIELD[kind], key, note)
+                index.conflict_copies.update(conflict_copy(self.root, note.path))
+            elif (kind, key) in self.where:
+                wanted.append((kind, key, str(self.where[(kind, key)])))
+        missing = read_notes(self.root, wanted, index)
+        if missing:  # moved meanwhile: look again
+            self.names = None
+            known = {str(p) for k, p in self.where.items() if k not in missing}
+            locate(self.root, missing, self.listed(), index, known=known,
+                   hints=[p for k, key, p in wanted if (k, key) in missing])  # fmt: skip
+        self.read += index.read
+        return index
+
+
+_FIELD = {ANNOTATION: "annotation-key", SOURCE: "item-key"}
 
 
 def _file_records(
