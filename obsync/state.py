@@ -184,11 +184,6 @@ class StateStore:
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
         return Snapshot(_records(rows), meta)
 
-    def note_paths(self) -> set[str]:
-        """Where every note obsync keeps is (the user deleted those with no path)."""
-        with contextlib.closing(self._connect()) as db:
-            return {path for (path,) in db.execute("SELECT path FROM notes WHERE path != ''")}
-
     def places(self) -> dict[str, tuple[str, str, str]]:
         """Every note obsync keeps, by the path the state has for it: (kind, key, paper);
         those the user deleted aside."""
@@ -213,10 +208,6 @@ class StateStore:
             return {}
         with contextlib.closing(self._connect()) as db:
             return dict(db.execute("SELECT kind, COUNT(*) FROM notes GROUP BY kind").fetchall())
-
-    def set_meta(self, meta: dict[str, str]) -> None:
-        with contextlib.closing(self._connect()) as db, db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(meta.items()))
 
     def commit(self, commit: Commit) -> None:
         """The one way the state is written: some records, files and meta values, in one

@@ -10,7 +10,7 @@ import pytest
 
 from obsync.config import Settings, resolve
 from obsync.plan import describe
-from obsync.state import StateStore
+from obsync.state import Commit, StateStore
 from obsync.sync import Report, run_sync
 
 from . import formats
@@ -191,7 +191,7 @@ def test_new_settings_mean_a_full_sync(synced: Settings, vault: Path) -> None:
 
 
 def test_a_sync_cut_short_is_followed_by_a_full_one(synced: Settings) -> None:
-    StateStore(synced.state_file).set_meta({"complete": "0"})
+    StateStore(synced.state_file).commit(Commit(meta=(("complete", "0"),)))
     assert run_sync(synced).scope == "all"
     assert run_sync(synced).scope == "nothing"
 

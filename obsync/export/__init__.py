@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -299,33 +298,16 @@ def read_folder(
     hold: frozenset[Path] = frozenset(),
     progress: Progress | None = None,
 ) -> ExportRead:
-    """Read every export file below ``root``; with a cache, only files that changed.
+    """Read every export file below ``root``; with a cache, only files that changed (see
+    :class:`obsync.export.folder.ExportFolder`, the one cached reader).
 
     Files in ``hold`` may be half written: they are not read now. Their last read
     from the cache stands in for them, or, never read before, they are left out.
-    ``progress`` is told of each file read.
     """
-    if cache is None:
-        paths = [p for p in export_files(root) if p not in hold]
-        return merge(read_files(paths, root, progress))
-    stale: list[tuple[Path, tuple[int, int]]] = []
-    seen: set[Path] = set()
-    started = time.time_ns()
-    for path in export_files(root):
-        seen.add(path)
-        cached = cache.get(path)
-        if path in hold:
-            continue
-        stamp = file_stat(path)
-        if stamp is None:
-            cache.pop(path, None)
-            continue
-        if cached is None or cached[0] != stamp:
-            stale.append((path, stamp))
-    for (path, stamp), read in zip(
-        stale, read_files([path for path, _ in stale], root, progress), strict=True
-    ):
-        cache[path] = (trusted(stamp, started), read)
-    for gone in set(cache) - seen:
-        del cache[gone]
-    return merge(cache[path][1] for path in sorted(seen) if path in cache)
+    from obsync.export.folder import ExportFolder, relative  # the folder module imports this one
+
+    folder = ExportFolder(root, {} if cache is None else cache)
+    listing = folder.list(hold)
+    reads = folder.read(listing, listing, progress)
+    reads |= folder.cached(relative(path, root) for path in hold)
+    return merge(seen.read for seen in reads.values())
