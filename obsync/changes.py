@@ -107,7 +107,7 @@ def scope(
     reasons = []
     if request.full:
         reasons.append("asked for (--full)")
-    if not meta or not stored:
+    if not meta:
         reasons.append("no state: the first sync")
     elif meta.get("complete") != "1":
         reasons.append("the last sync did not finish")

@@ -147,7 +147,83 @@ def run_sync(
         list_names(settings.vault) if check_vault else None,
         (f"{settings.annotations_folder}/", f"{settings.sources_folder}/"),
     )
-    # 1. Look.
+    request = Request(full=full, restore_deleted=restore_deleted)
+    scoped = _look_and_read(settings, request, store, folder, vault, unsettled, progress)
+    wanted, read = scoped.scope, scoped.read
+    if wanted.empty:
+        if not dry_run:
+            if vault.names is not None and vault.names.temp_files:
+                remove_temp_files(settings.vault, vault.names.temp_files)
+            store.commit(Commit(meta=(("last_sync", _now()),), files=scoped.files))
+        return Report(read, combine([]), None if dry_run else Applied(), "nothing")
+    if progress is not None:
+        progress(PLANNING, 0, None)
+    index = vault.find(wanted, scoped.records, read, restore_deleted)
+    if not dry_run:
+        settings.vault.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(settings.vault, index.temp_files)
+    same_images(settings.vault, _images(settings, read), index)
+    looked_at = "all" if wanted.everything else "changed"
+
+    def parts() -> plan_parts:
+        return plan_parts(read, index, scoped.records, settings, restore_deleted=restore_deleted)
+
+    if dry_run:
+        planned = parts()
+        dry = [planned.plan(part, vault.notes(part.notes)) for part in planned.parts()]
+        return Report(read, combine(dry), None, looked_at, vault.read)
+    if settings.templates != DEFAULT_TEMPLATES:
+        # The user's templates may fail on one paper's data only: try every note before
+        # the first part is written, so none is written with a template that fails.
+        trial = parts()
+        if trial.papers > PAPERS_PER_PART:  # in one part, every note is planned first
+            for part in trial.parts():
+                trial.plan(part, vault.notes(part.notes))
+    plan, applied, kept = _write(settings, store, vault, parts(), scoped, stop, progress)
+    report = Report(read, plan, applied, looked_at, vault.read)
+    incomplete = kept is None or bool(applied.failed or applied.skipped)
+    meta = {
+        "last_sync": _now(),
+        "last_report": json.dumps(report.as_json(), ensure_ascii=False),
+        "vault": str(settings.vault),
+        "export": str(settings.export),
+        "settings": settings_fingerprint(settings),
+        "complete": "0" if incomplete else "1",  # a sync cut short: everything next time
+    }
+    store.commit(
+        Commit(
+            meta=tuple(meta.items()),
+            files=scoped.files,
+            files_gone=tuple(sorted(wanted.gone)),
+            # A sync of everything that went to the end forgets what it did not keep.
+            kept=frozenset(kept) if wanted.everything and kept is not None else None,
+        )
+    )
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Scoped:
+    """What a sync looks at, once the export is read: its scope, the export's annotations
+    of the scope's papers, their records, and what the state will keep of the files."""
+
+    scope: Scope
+    read: ExportRead
+    records: Snapshot
+    files: tuple[FileRecord, ...]
+
+
+def _look_and_read(
+    settings: Settings,
+    request: Request,
+    store: StateStore,
+    folder: ExportFolder,
+    vault: _Vault,
+    unsettled: frozenset[Path],
+    progress: Progress | None,
+) -> _Scoped:
+    """Look at both sides, decide the scope, read the export files in it, widening it by
+    what they hold until it no longer grows."""
     looked_at_ns = time.time_ns()
     meta = store.load_meta()
     stored = store.load_files() if meta else {}
@@ -155,16 +231,12 @@ def run_sync(
     held = {relative(p, settings.export) for p in unsettled} - set(listing)
     digests = folder.digests(n for n in restamped(listing, stored) if n in stored)
     deleted = store.deleted() if meta else {}
-    # 2. The scope, and what the vault's names add to it: notes not where the state says
-    # (moved or deleted by the user), notes the user deleted and brought back.
-    request = Request(full=full, restore_deleted=restore_deleted)
     wanted = scope(
         request, listing, stored, meta, settings_fingerprint(settings),
         held=held, digests=digests, deleted_papers=frozenset(deleted.values()),
     )  # fmt: skip
     if not wanted.everything and vault.names is not None:
         wanted = widen(wanted, {}, stored, listing, _vault_says(store, vault, deleted))
-    # 3. Read the export files in scope, widened by what they hold.
     seen: dict[str, Seen] = {}
     while True:
         seen |= folder.read(listing, wanted.files - seen.keys(), progress)
@@ -172,7 +244,7 @@ def run_sync(
         wider = widen(wanted, contents, stored, listing)
         if wider == wanted:
             records = _records(store, wanted, seen)
-            moved = {r.source_key for r in records.records.values() if r.kind == "annotation"}
+            moved = {r.source_key for r in records.records.values() if r.kind == ANNOTATION}
             wider = widen(wanted, contents, stored, listing, moved - wanted.papers)
             if wider == wanted:
                 break
@@ -186,61 +258,42 @@ def run_sync(
         read = replace(read, annotations=annotations)
     for error in read.errors:
         log.warning("%s", error)
-    files = _file_records(seen, stored, listing, wanted.same, looked_at_ns)
     log.debug("scope: %s; %d files read (%d parsed), %d gone, %d papers",
               ", ".join(wanted.reasons) or "what changed", len(seen), folder.parsed,
               len(wanted.gone), len(wanted.papers))  # fmt: skip
-    if wanted.empty:
-        if not dry_run:
-            if vault.names is not None and vault.names.temp_files:
-                remove_temp_files(settings.vault, vault.names.temp_files)
-            store.commit(Commit(meta=(("last_sync", _now()),), files=tuple(files)))
-        return Report(read, combine([]), None if dry_run else Applied(), "nothing")
-    # 4. Read the notes in scope; look for those not where the state says.
-    if progress is not None:
-        progress(PLANNING, 0, None)
-    index = vault.find(wanted, records, read, restore_deleted)
-    if not dry_run:
-        settings.vault.mkdir(parents=True, exist_ok=True)
-        remove_temp_files(settings.vault, index.temp_files)
-    images = {
-        (a.image, PurePosixPath(settings.attachments_folder) / f"{a.key}{a.image.suffix.lower()}")
-        for a in read.annotations if a.image is not None
-    }  # fmt: skip
-    same_images(settings.vault, sorted(images), index)
-    # 5. Plan in parts, apply, commit.
-    looked_at = "all" if wanted.everything else "changed"
+    files = _file_records(seen, stored, listing, wanted.same, looked_at_ns)
+    return _Scoped(wanted, read, records, tuple(files))
 
-    def parts() -> plan_parts:
-        return plan_parts(read, index, records, settings, restore_deleted=restore_deleted)
 
-    if not dry_run and settings.templates != DEFAULT_TEMPLATES:
-        # The user's templates may fail on one paper's data only: try every note before
-        # the first part is written, so none is written with a template that fails.
-        trial = parts()
-        if trial.papers > PAPERS_PER_PART:  # in one part, every note is planned first
-            for part in trial.parts():
-                trial.plan(part, vault.notes(part.notes))
-    planned = parts()
-    if dry_run:
-        dry = [planned.plan(part, vault.notes(part.notes)) for part in planned.parts()]
-        return Report(read, combine(dry), None, looked_at, vault.read)
+def _write(
+    settings: Settings,
+    store: StateStore,
+    vault: _Vault,
+    planned: plan_parts,
+    scoped: _Scoped,
+    stop: Callable[[], bool],
+    progress: Progress | None,
+) -> tuple[Plan, Applied, set[tuple[str, str]] | None]:
+    """Plan a part, write it, commit its records; part after part. Returns the plan's
+    outcome, what was written, and the (kind, key) of every record kept: None when
+    stopped before the last part (the papers left are the next sync's)."""
+    records = scoped.records
     plans: list[Plan] = []
     applied = Applied()
-    kept: set[tuple[str, str]] = set()  # every record a sync of everything keeps
-    started = stopped = False
+    kept: set[tuple[str, str]] = set()
+    started = False
     for batch in planned.parts():
         if plans and stop():
-            stopped = True  # the papers left are for the next sync, of everything
-            break
+            return combine(plans), applied, None
         step = planned.plan(batch, vault.notes(batch.notes))
         _log_findings(step)
         if not started and not step.empty:
             store.commit(Commit(meta=(("complete", "0"),)))  # cut short: everything next
             started = True
-        done = apply(step, settings.vault, stop, None if wanted.everything else progress)
+        everything = scoped.scope.everything
+        done = apply(step, settings.vault, stop, None if everything else progress)
         applied.extend(done)
-        if wanted.everything and progress is not None:
+        if everything and progress is not None:
             progress(SYNCING, planned.papers_done, planned.papers)
         # What was written is remembered at once. A note not written keeps its record;
         # a note written and not remembered (a kill here) carries its own stamp.
@@ -253,25 +306,16 @@ def run_sync(
         if changed:
             store.commit(Commit(records=changed))
         plans.append(outcome(step))
-    report = Report(read, combine(plans), applied, looked_at, vault.read)
-    incomplete = stopped or bool(applied.failed or applied.skipped)  # the next sync retries
-    meta_now = {
-        "last_sync": _now(),
-        "last_report": json.dumps(report.as_json(), ensure_ascii=False),
-        "vault": str(settings.vault),
-        "export": str(settings.export),
-        "settings": settings_fingerprint(settings),
-        "complete": "0" if incomplete else "1",
-    }
-    store.commit(
-        Commit(
-            meta=tuple(meta_now.items()),
-            files=tuple(files),
-            files_gone=tuple(sorted(wanted.gone)),
-            kept=frozenset(kept) if wanted.everything and not stopped else None,
-        )
-    )
-    return report
+    return combine(plans), applied, kept
+
+
+def _images(settings: Settings, read: ExportRead) -> list[tuple[Path, PurePosixPath]]:
+    """Each image annotation's image and the attachment it is copied to."""
+    folder = PurePosixPath(settings.attachments_folder)
+    return sorted(
+        {(a.image, folder / f"{a.key}{a.image.suffix.lower()}")
+         for a in read.annotations if a.image is not None}
+    )  # fmt: skip
 
 
 def _records(store: StateStore, wanted: Scope, seen: Mapping[str, Seen]) -> Snapshot:
