@@ -141,12 +141,7 @@ def widen(
     ``papers`` (an annotation's former paper), the files holding any of them, and the
     papers a citation could match. Returns ``scope`` itself when nothing is added."""
     if scope.everything:
-        found = scope.papers | {p for c in read.values() for p in c.papers} | papers
-        return (
-            scope
-            if found == scope.papers
-            else Scope(True, found, scope.files, reasons=scope.reasons)
-        )
+        return scope
 
     def contents(name: str) -> Contents:
         if name in read:

@@ -244,6 +244,9 @@ def _look_and_read(
         wider = widen(wanted, contents, stored, listing)
         if wider == wanted:
             records = _records(store, wanted, seen)
+            if wanted.everything:
+                break
+            # An annotation that moved papers takes its former paper along.
             moved = {r.source_key for r in records.records.values() if r.kind == ANNOTATION}
             wider = widen(wanted, contents, stored, listing, moved - wanted.papers)
             if wider == wanted:

@@ -324,3 +324,13 @@ def test_a_note_moved_while_the_vault_is_walked_is_found_by_key(
     write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
     run_sync(synced, check_vault=False)
     assert "upstream" in moved.read_text()
+
+
+def test_full_with_nothing_to_do_reads_each_note_once_and_writes_nothing(
+    synced: Settings, vault: Path
+) -> None:
+    before = tree(vault)
+    report = run_sync(synced, full=True)
+    notes = [p for p in vault.rglob("*.md")]
+    assert report.scope == "all" and report.notes_read == len(notes) == 8
+    assert report.applied is not None and report.applied.written == [] and tree(vault) == before
