@@ -282,6 +282,7 @@ def test_a_narrow_scopes_plan_is_those_papers_plan_in_the_widest(
     whole = plan(read, vault, state)
     narrow = narrowed(read, vault, state, papers)
     in_scope = {(r.kind, r.key) for r in narrow.records}
+    assert len(in_scope) == 4 * len(papers)  # three annotations and a literature note each
     assert set(narrow.writes) == {w for w in whole.writes if (w.kind, w.key) in in_scope}
     assert set(narrow.records) == {r for r in whole.records if (r.kind, r.key) in in_scope}
     # And in parts of any size, the same as one plan.
