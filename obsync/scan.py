@@ -75,13 +75,6 @@ def _folders(vault: Path) -> Iterator[tuple[str, list[str], list[str]]]:
         yield folder, dirs, files
 
 
-def listing(vault: Path) -> tuple[set[str], bool]:
-    """Every file's path relative to the vault (``/``-separated), and whether obsync's
-    temporary files are among them."""
-    names = list_names(vault)
-    return names.paths, bool(names.temp_files)
-
-
 @dataclass(frozen=True, slots=True)
 class Names:
     """The vault's file names, no note read: what new notes are named against."""
@@ -111,21 +104,27 @@ def list_names(vault: Path) -> Names:
 
 
 def read_text(vault: Path, relative: PurePosixPath) -> str | None:
-    path = vault / relative
+    """A note's text; None when it is not there, unreadable or a symbolic link."""
     try:
-        if path.is_symlink():
-            return None
-        return decode(path.read_bytes())
+        fd = os.open(os.path.join(vault, relative), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            return decode(file.read())
     except OSError:
         return None
 
 
 def read_notes(
-    vault: Path, wanted: Iterable[tuple[str, str, str]], index: VaultIndex
+    vault: Path,
+    wanted: Iterable[tuple[str, str, str]],
+    index: VaultIndex,
+    names: Names | None = None,
 ) -> set[tuple[str, str]]:
     """Read notes where the state says they are (``(kind, key, path)``, kind ``annotation``
-    or ``source``) into ``index``, with their conflict copies; returns the (kind, key) of
-    those not there, to be looked for by key."""
+    or ``source``) into ``index``, with their conflict copies (those ``names`` has, when
+    the vault was listed); returns the (kind, key) of those not there, to be looked for."""
     missing: set[tuple[str, str]] = set()
     for kind, key, where in wanted:
         relative = PurePosixPath(where)
@@ -136,13 +135,18 @@ def read_notes(
             missing.add((kind, key))
             continue
         index.add(field, key, Found(relative, text))
-        index.conflict_copies.update(conflict_copy(vault, relative))
+        index.conflict_copies.update(conflict_copy(vault, relative, names))
     return missing
 
 
-def conflict_copy(vault: Path, note: PurePosixPath) -> dict[PurePosixPath, str]:
-    """The conflict copy beside a note, if there is one: its path and text."""
+def conflict_copy(
+    vault: Path, note: PurePosixPath, names: Names | None = None
+) -> dict[PurePosixPath, str]:
+    """The conflict copy beside a note, if there is one (``names`` says, when the vault
+    was listed): its path and text."""
     copy = note.with_name(f"{note.stem}{CONFLICT_SUFFIX}.md")
+    if names is not None and str(copy) not in names.paths:
+        return {}
     text = read_text(vault, copy)
     return {} if text is None else {copy: text}
 
@@ -215,8 +219,7 @@ class OpenConflict:
 def open_conflicts(vault: Path) -> list[OpenConflict]:
     """Every conflict copy still in the vault: a conflict stays open until its copy is gone."""
     found = []
-    paths, _temp = listing(vault) if vault.is_dir() else (set(), False)
-    for path in sorted(paths):
+    for path in sorted(list_names(vault).paths):
         copy = PurePosixPath(path)
         if not copy.name.endswith(f"{CONFLICT_SUFFIX}.md"):
             continue
@@ -229,42 +232,30 @@ def open_conflicts(vault: Path) -> list[OpenConflict]:
     return found
 
 
+def read_keyed(vault: Path, names: Iterable[str], index: VaultIndex) -> None:
+    """Read the notes among ``names`` into ``index`` by the keys in their frontmatter;
+    conflict copies aside."""
+    for name in sorted(p for p in names if p.endswith(".md")):
+        relative = PurePosixPath(name)
+        text = read_text(vault, relative)
+        if text is None:
+            continue
+        index.read += 1
+        if relative.stem.endswith(CONFLICT_SUFFIX):
+            index.conflict_copies[relative] = text
+            continue
+        found = frontmatter_key(text)
+        if found is not None:
+            index.add(found[0], found[1], Found(relative, text))
+
+
 def scan(vault: Path) -> VaultIndex:
-    index = VaultIndex()
-    if not vault.is_dir():
-        return index
-    for folder, _dirs, files in _folders(vault):
-        relative_folder = PurePosixPath(Path(folder).relative_to(vault).as_posix())
-        for name in sorted(files):
-            relative = relative_folder / name
-            if name.startswith(TEMP_PREFIX):
-                index.temp_files.append(relative)
-                continue
-            index.files.add(relative)
-            if not name.endswith(".md"):
-                continue
-            stem = name[:-3]
-            index.stems.add(stem.casefold())
-            path = Path(folder) / name
-            if path.is_symlink():
-                continue
-            try:
-                text = decode(path.read_bytes())
-            except OSError:
-                continue
-            index.read += 1
-            if stem.endswith(CONFLICT_SUFFIX):
-                index.conflict_copies[relative] = text
-                continue
-            found = frontmatter_key(text)
-            if found is None:
-                continue
-            kind, key = found
-            table = index.annotations if kind == "annotation-key" else index.sources
-            if key in table:
-                index.duplicates.append((key, relative))
-                continue
-            table[key] = Found(relative, text)
+    """Every note of the vault, read: obsync's by key, and every name."""
+    names = list_names(vault)
+    index = VaultIndex(temp_files=names.temp_files)
+    index.stems = names.stems
+    index.files = {PurePosixPath(p) for p in names.paths}
+    read_keyed(vault, names.paths, index)
     return index
 
 

@@ -40,16 +40,14 @@ from obsync.plan import (
 )
 from obsync.progress import PLANNING, SYNCING, Progress
 from obsync.scan import (
-    CONFLICT_SUFFIX,
     Found,
     Names,
     VaultIndex,
     conflict_copy,
-    frontmatter_key,
     list_names,
     locate,
+    read_keyed,
     read_notes,
-    read_text,
     same_images,
 )
 from obsync.state import Commit, FileRecord, Snapshot, StateStore
@@ -423,18 +421,10 @@ class _Vault:
         """Read notes among ``names`` for their keys: those in ``keys`` (None: any)."""
         found = VaultIndex()
         if keys is None:
-            for name in sorted(p for p in names.paths if p.endswith(".md")):
-                relative = PurePosixPath(name)
-                if relative.stem.endswith(CONFLICT_SUFFIX):
-                    continue
-                text = read_text(self.root, relative)
-                self.read += text is not None
-                named = frontmatter_key(text) if text is not None else None
-                if named is not None and text is not None:
-                    found.add(named[0], named[1], Found(relative, text))
+            read_keyed(self.root, names.paths, found)
         else:
             locate(self.root, keys, names, found)
-            self.read += found.read
+        self.read += found.read
         for kind, table in ((ANNOTATION, found.annotations), (SOURCE, found.sources)):
             for key, note in table.items():
                 if (kind, key) not in self.where:
@@ -450,10 +440,10 @@ class _Vault:
             if (kind, key) in self.texts:
                 note = self.texts.pop((kind, key))
                 index.add(_FIELD[kind], key, note)
-                index.conflict_copies.update(conflict_copy(self.root, note.path))
+                index.conflict_copies.update(conflict_copy(self.root, note.path, self.names))
             elif (kind, key) in self.where:
                 wanted.append((kind, key, str(self.where[(kind, key)])))
-        missing = read_notes(self.root, wanted, index)
+        missing = read_notes(self.root, wanted, index, self.names)
         if missing:  # moved meanwhile: look again
             self.names = None
             known = {str(p) for k, p in self.where.items() if k not in missing}
