@@ -184,23 +184,34 @@ class StateStore:
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
         return Snapshot(_records(rows), meta)
 
-    def places(self) -> dict[str, tuple[str, str, str]]:
-        """Every note obsync keeps, by the path the state has for it: (kind, key, paper);
-        those the user deleted aside."""
-        return {p: (k, key, paper) for p, k, key, paper in self._places("path != ''")}
+    def paths(self) -> set[str]:
+        """Where every note obsync keeps is (those the user deleted aside)."""
+        if not self.path.exists():
+            return set()
+        with contextlib.closing(self._connect()) as db:
+            return {path for (path,) in db.execute("SELECT path FROM notes WHERE path != ''")}
+
+    def papers_at(self, paths: Iterable[str]) -> set[str]:
+        """The papers of the notes the state has at ``paths``."""
+        with contextlib.closing(self._connect()) as db:
+            db.execute("CREATE TEMP TABLE wanted_paths (path TEXT PRIMARY KEY)")
+            db.executemany("INSERT OR IGNORE INTO wanted_paths VALUES (?)", [(p,) for p in paths])
+            return {paper for (_p, _k, _key, paper) in self._places(
+                db, "path IN (SELECT path FROM wanted_paths)")}  # fmt: skip
 
     def deleted(self) -> dict[tuple[str, str], str]:
         """The notes the user deleted (and obsync left deleted): (kind, key) -> paper."""
-        return {(k, key): paper for _p, k, key, paper in self._places("path = ''")}
-
-    def _places(self, where: str) -> list[tuple[str, str, str, str]]:
         if not self.path.exists():
-            return []
+            return {}
         with contextlib.closing(self._connect()) as db:
-            return db.execute(
-                "SELECT path, kind, key, CASE kind WHEN 'source' THEN key ELSE source_key END"
-                f" FROM notes WHERE {where}"
-            ).fetchall()
+            return {(k, key): paper for _p, k, key, paper in self._places(db, "path = ''")}
+
+    @staticmethod
+    def _places(db: sqlite3.Connection, where: str) -> list[tuple[str, str, str, str]]:
+        return db.execute(
+            "SELECT path, kind, key, CASE kind WHEN 'source' THEN key ELSE source_key END"
+            f" FROM notes WHERE {where}"
+        ).fetchall()
 
     def count(self) -> dict[str, int]:
         """How many notes of each kind obsync keeps."""

@@ -156,7 +156,7 @@ def run_sync(
         return Report(read, combine([]), None if dry_run else Applied(), "nothing")
     if progress is not None:
         progress(PLANNING, 0, None)
-    index = vault.find(wanted, scoped.records, read, restore_deleted)
+    index = vault.find(wanted, scoped.records, read, store, restore_deleted)
     if not dry_run:
         settings.vault.mkdir(parents=True, exist_ok=True)
         remove_temp_files(settings.vault, index.temp_files)
@@ -334,8 +334,9 @@ def _vault_says(
     after the user deleted them: their notes are looked for by key and their papers
     planned, so the links to them are mended."""
     assert vault.names is not None
-    places = store.places()
-    papers = {paper for path, (_k, _key, paper) in places.items() if path not in vault.names.paths}
+    places = store.paths()
+    absent = places - vault.names.paths
+    papers = store.papers_at(absent) if absent else set()
     if deleted:
         found = VaultIndex()
         locate(vault.root, set(deleted), vault.in_folders(), found, known=places)
@@ -368,7 +369,12 @@ class _Vault:
         return Names({p for p in self.listed().paths if p.startswith(self.folders)}, [])
 
     def find(
-        self, wanted: Scope, records: Snapshot, read: ExportRead, restore_deleted: bool
+        self,
+        wanted: Scope,
+        records: Snapshot,
+        read: ExportRead,
+        store: StateStore,
+        restore_deleted: bool,
     ) -> VaultIndex:
         """Where the scope's notes are, found by key, and the names new notes are chosen
         against; no note's text is kept but those read to find them."""
@@ -393,10 +399,10 @@ class _Vault:
                 if (str(p) not in self.names.paths if self.names is not None
                     else k[0] == SOURCE and not (self.root / p).is_file())
             }  # fmt: skip
-            if absent:
+            if absent:  # among the names no other note of obsync's has
                 for k in absent:
                     del self.where[k]
-                known = {str(p) for p in recorded.values()}
+                known = store.paths() | {str(p) for p in recorded.values()}
                 self._look(Names(self.listed().paths - known, []), absent)
             deleted = {k for k, r in records.records.items() if not r.path}
             if deleted and self.names is not None:  # brought back (Obsidian's trash, an undo)?

@@ -334,3 +334,13 @@ def test_full_with_nothing_to_do_reads_each_note_once_and_writes_nothing(
     notes = [p for p in vault.rglob("*.md")]
     assert report.scope == "all" and report.notes_read == len(notes) == 8
     assert report.applied is not None and report.applied.written == [] and tree(vault) == before
+
+
+def test_a_note_the_user_deleted_costs_its_papers_notes_and_the_unknown_names(
+    synced: Settings, vault: Path
+) -> None:
+    (vault / "My own note.md").write_text("mine\n")
+    note_path(vault, "ONE00000").unlink()
+    report = run_sync(synced)
+    assert report.scope == "changed" and report.plan.annotations.deleted == 1
+    assert report.notes_read == 3 + 1  # the paper's other notes; the one name not obsync's
