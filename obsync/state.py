@@ -220,6 +220,10 @@ class StateStore:
         with contextlib.closing(self._connect()) as db:
             return dict(db.execute("SELECT kind, COUNT(*) FROM notes GROUP BY kind").fetchall())
 
+    def set_meta(self, meta: dict[str, str]) -> None:
+        """Some meta values, kept (a commit of them alone)."""
+        self.commit(Commit(meta=tuple(sorted(meta.items()))))
+
     def commit(self, commit: Commit) -> None:
         """The one way the state is written: some records, files and meta values, in one
         transaction; a sync of everything that finished also forgets what it did not keep."""
