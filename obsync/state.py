@@ -103,6 +103,17 @@ def _sort(value: list[Any]) -> tuple[int, float, float, int, str]:
     return (int(page), float(top), float(left), int(line), str(key))
 
 
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """What one step of a sync tells the state."""
+
+    records: tuple[Record, ...] = ()
+    meta: tuple[tuple[str, str], ...] = ()
+    files: tuple[FileRecord, ...] = ()
+    files_gone: tuple[str, ...] = ()
+    kept: frozenset[tuple[str, str]] | None = None  # a sync of everything: forget the rest
+
+
 class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -238,17 +249,6 @@ class StateStore:
                 db.execute("DELETE FROM files")
             db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in commit.files_gone])
             _write(db, commit.records, dict(commit.meta), commit.files)
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """What one step of a sync tells the state."""
-
-    records: tuple[Record, ...] = ()
-    meta: tuple[tuple[str, str], ...] = ()
-    files: tuple[FileRecord, ...] = ()
-    files_gone: tuple[str, ...] = ()
-    kept: frozenset[tuple[str, str]] | None = None  # a sync of everything: forget the rest
 
     # -- Zotero's Web API (obsync/zotero/source.py): items as of a library version ----------
 

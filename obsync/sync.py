@@ -53,6 +53,7 @@ from obsync.scan import (
 from obsync.state import Commit, FileRecord, Snapshot, StateStore
 from obsync.templating import DEFAULT as DEFAULT_TEMPLATES
 from obsync.vault import Applied, apply, remove_temp_files
+from obsync.zotero import source as zotero
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,17 @@ def run_sync(
         list_names(settings.vault) if check_vault else None,
         (f"{settings.annotations_folder}/", f"{settings.sources_folder}/"),
     )
+    # Zotero's Web API, when configured: what it changed calls for a look at everything
+    # (it lists what changed since a version: its papers could narrow the scope instead).
+    pulled = zotero.pull(settings.zotero, store) if settings.zotero is not None else None
+    full = full or (pulled is not None and pulled.changed)
     request = Request(full=full, restore_deleted=restore_deleted)
     scoped = _look_and_read(settings, request, store, folder, vault, unsettled, progress)
     wanted, read = scoped.scope, scoped.read
+    if not wanted.empty:
+        read = zotero.merged(read, pulled, None if wanted.everything else scoped.records)
+    for error in read.errors:
+        log.warning("%s", error)
     if wanted.empty:
         if not dry_run:
             if vault.names is not None and vault.names.temp_files:
@@ -197,6 +206,8 @@ def run_sync(
             kept=frozenset(kept) if wanted.everything and kept is not None else None,
         )
     )
+    if kept is not None:
+        zotero.synced(pulled)
     return report
 
 
@@ -257,8 +268,6 @@ def _look_and_read(
     if not wanted.everything:
         annotations = tuple(a for a in read.annotations if a.source.key in wanted.papers)
         read = replace(read, annotations=annotations)
-    for error in read.errors:
-        log.warning("%s", error)
     log.debug("scope: %s; %d files read (%d parsed), %d gone, %d papers",
               ", ".join(wanted.reasons) or "what changed", len(seen), folder.parsed,
               len(wanted.gone), len(wanted.papers))  # fmt: skip
