@@ -664,10 +664,15 @@ def _source_paths(planner: _Planner, sources: Mapping[str, SourceInfo]) -> dict[
         if found is not None:
             paths[key] = found.path
         else:
-            name = literature_name(sources[key], planner.settings.literature_name)
-            stem = safe_stem(name, fallback=f"Zotero item {key}")
+            stem = literature_stem(sources[key], planner.settings)
             paths[key] = planner.new_path(planner.settings.sources_folder, stem, key)
     return paths
+
+
+def literature_stem(source: SourceInfo, settings: Settings) -> str:
+    """The name a new literature note is given, before any free-name suffix."""
+    name = literature_name(source, settings.literature_name)
+    return safe_stem(name, fallback=f"Zotero item {source.key}")
 
 
 def _plan_gone(

@@ -35,6 +35,7 @@ from obsync.plan import (
     Counts,
     Plan,
     combine,
+    literature_stem,
     outcome,
     plan_parts,
 )
@@ -142,7 +143,7 @@ def run_sync(
         obsidian_base.write_once(settings, store)  # the vault's Base, once ever
     folder = ExportFolder(settings.export, {} if cache is None else cache)
     vault = _Vault(
-        settings.vault,
+        settings,
         list_names(settings.vault) if check_vault else None,
         (f"{settings.annotations_folder}/", f"{settings.sources_folder}/"),
     )
@@ -361,12 +362,16 @@ class _Vault:
     """The vault as this sync reads it: its names, listed once, when needed; where each
     note of the scope is, by key; the notes' texts, read a part at a time."""
 
-    root: Path
+    settings: Settings
     names: Names | None
     folders: tuple[str, ...]  # obsync's own: where a deleted note is looked for
     where: dict[tuple[str, str], PurePosixPath] = field(default_factory=dict)
     texts: dict[tuple[str, str], Found] = field(default_factory=dict)  # read while looking
     read: int = 0  # notes read: what tests count
+
+    @property
+    def root(self) -> Path:
+        return self.settings.vault
 
     def listed(self) -> Names:
         if self.names is None:
@@ -417,11 +422,16 @@ class _Vault:
             if deleted and self.names is not None:  # brought back (Obsidian's trash, an undo)?
                 self._look(self.in_folders(), deleted)
             new = {(ANNOTATION, a.key) for a in read.annotations} - records.records.keys()
-            if new:  # written by obsync on another computer, this state not knowing it?
+            papers = {a.source.key: a.source for a in read.annotations}
+            new_papers = {(SOURCE, k) for k in papers} - records.records.keys()
+            if new or new_papers:  # written by obsync on another computer, unknown here?
                 hints = {f"{key}.md" for _kind, key in new}
-                self._look(Names({p for p in self.listed().paths
-                                  if p.rsplit("/", 1)[-1] in hints}, []), new)  # fmt: skip
-            new_paper = any((SOURCE, a.source.key) not in records.records for a in read.annotations)
+                for _kind, key in new_papers:
+                    stem = literature_stem(papers[key], self.settings)
+                    hints |= {f"{stem}.md", f"{stem} ({key}).md"}
+                named = {p for p in self.listed().paths if p.rsplit("/", 1)[-1] in hints}
+                self._look(Names(named, []), new | new_papers)
+            new_paper = bool(new_papers)
             if not (restore_deleted or new_paper or new or self.names is not None):
                 return index
         names = self.listed()

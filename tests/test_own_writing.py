@@ -209,3 +209,22 @@ def test_a_note_the_other_computer_wrote_is_not_written_again(
     assert report.plan.annotations.created == 0
     assert len(list(vault.rglob("OWN00009*.md"))) == 1
     assert "more" in note_path(vault, "OWN00009").read_text()
+
+
+def test_a_literature_note_the_other_computer_wrote_is_not_written_again(
+    tmp_path: Path, export_dir: Path, vault: Path
+) -> None:
+    here = settings_for(export_dir, vault)
+    there = replace(here, state_file=tmp_path / "there.sqlite")
+    write(export_dir, PAPER)
+    run_sync(here)
+    run_sync(there)
+    other = export_dir / "other.md"
+    other.write_text(formats.better_notes([Ann("NEW00001", text="new", parent="PAPER222")],
+                                          title="Another paper", note_key="NOTE22222"))  # fmt: skip
+    age(other)
+    run_sync(here)
+    report = run_sync(there)
+    assert report.plan.sources.created == 0 and report.plan.annotations.created == 0
+    sources = {p.name for p in (vault / "Zotero/Sources").iterdir()}
+    assert sources == {"The paper.md", "Another paper.md"}
