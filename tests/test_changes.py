@@ -174,12 +174,13 @@ def test_a_note_moved_by_the_user_is_found_by_key_and_its_links_mended(
 def test_a_new_paper_reads_no_note(
     synced: Settings, export_dir: Path, vault: Path, check_vault: bool
 ) -> None:
-    """Its note's name is chosen against the vault's names, listed, no note read."""
+    """Its note's name is chosen against the vault's names, listed; the one note named
+    like it is read (another computer's literature note of the paper?), no other."""
     (vault / "Zotero" / "Third.md").write_text("the user's own note named like the paper")
     write(export_dir, "three.md", [Ann("THREE000", text="New", parent="PAPER333")], "Third")
     report = run_sync(synced, check_vault=check_vault)
     assert report.scope == "changed" and report.plan.sources.created == 1
-    assert report.export.files_read == 1 and report.notes_read == 0
+    assert report.export.files_read == 1 and report.notes_read == 1
     assert (vault / "Zotero/Sources/Third (PAPER333).md").exists()
     full_sync_agrees(synced)
 
