@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -74,9 +75,18 @@ class Daemon(_Strict):
     """How ``obsync run`` watches the export folder."""
 
     debounce: Annotated[float, Field(gt=0, le=600)] = 1.0
+    max_delay: Annotated[float, Field(gt=0, le=3600)] = 10.0
     settle: Annotated[float, Field(ge=0, le=3600)] = 5.0
     rescan_interval: Annotated[float, Field(ge=10)] = 300.0
     polling: bool = False
+
+    @field_validator("max_delay")
+    @classmethod
+    def _not_below_debounce(cls, value: float, info: ValidationInfo) -> float:
+        debounce = info.data.get("debounce")
+        if debounce is not None and value < debounce:
+            raise ValueError(f"must be at least the debounce ({debounce:g} s)")
+        return value
 
 
 class TemplateFiles(_Strict):

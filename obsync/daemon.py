@@ -6,11 +6,16 @@ time changed (the read cache), so a batch of events only says *when* to sync.
 A periodic full rescan, and one after any observer trouble, catches missed
 events.
 
+Each file is debounced on its own (see watch.py): a file quiet for ``debounce``
+is synced while others keep changing, and no change waits longer than
+``max_delay``, even in a file rewritten without pause.
+
 A half-written file is never read. A file renamed into place (Better Notes'
-atomic write) is whole at once. Any other file modified in the last ``settle``
-seconds may belong to a writer that stalled longer than the debounce (Zotero
-writes in place, in chunks): it is held back, its last complete read standing
-in for it, and a follow-up sync reads it once it has settled.
+atomic write), or closed by its writer, is whole until it changes. Any other
+file modified in the last ``settle`` seconds may belong to a writer that stalled
+longer than the debounce (Zotero writes in place, in chunks): it is held back,
+its last complete read standing in for it, and a follow-up sync reads it once it
+has settled.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class Daemon:
     wall_clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
     debounce: float = 1.0
+    max_delay: float = 10.0
     rescan_interval: float = 300.0
     settle: float = 5.0
     max_restarts: int = 5
@@ -70,7 +76,8 @@ class Daemon:
     recheck_at: float | None = None
     source: EventSource | None = None
     next_ping: float = 0.0
-    # Files renamed into place, with their (size, mtime) then: whole while unchanged.
+    # Files renamed into place or closed by their writer, with their (size, mtime) then:
+    # whole while unchanged.
     whole: dict[Path, tuple[int, int] | None] = field(default_factory=dict)
 
     def run(self) -> int:
@@ -83,7 +90,7 @@ class Daemon:
         report = self.sync_now()
         self.notifier.ready(self.describe(report))
         log.info("watching %s", self.settings.export)
-        debouncer = Debouncer(self.debounce)
+        debouncer = Debouncer(self.debounce, self.max_delay)
         restarts, last_restart = 0, self.clock()
         next_rescan = self.clock() + self.rescan_interval
         next_restart = self.clock()
@@ -113,8 +120,7 @@ class Daemon:
                           ", rescan" if batch.rescan else "")  # fmt: skip
                 for path in batch.paths:
                     self.whole.pop(path, None)
-                for path in batch.whole:
-                    self.whole[path] = file_stat(path)
+                self.whole.update(batch.whole)
                 if (again := self.sync_again(check_vault=batch.rescan)) is not None:
                     self.notifier.status(self.describe(again))
                 if batch.rescan:
@@ -205,8 +211,8 @@ class Daemon:
     def unsettled(self) -> tuple[frozenset[Path], float]:
         """Export files that may still be growing, and the seconds until all have settled.
 
-        Those modified in the last ``settle`` seconds, unless renamed into place and
-        unchanged since. A modification time far in the future (a skewed network
+        Those modified in the last ``settle`` seconds, unless known to be whole (renamed
+        into place or closed by their writer) and unchanged since. A modification time far in the future (a skewed network
         clock) says nothing: such a file counts as settled.
         """
         now = self.wall_clock()
@@ -254,6 +260,7 @@ def watchdog_daemon(settings: Settings) -> Daemon:
         events,
         start,
         debounce=options.debounce,
+        max_delay=options.max_delay,
         settle=options.settle,
         rescan_interval=options.rescan_interval,
     )

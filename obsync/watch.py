@@ -1,11 +1,13 @@
-"""Watching the export folder: OS events become debounced batches of settled files.
+"""Watching the export folder: OS events become settled files, each on its own clock.
 
 Events are hints. A path is handed on once nothing has happened to it for
 ``quiet`` seconds *and* its size and modification time have stayed the same
-over that time. A file renamed into place is known to be whole; any other may
-still be growing after a stall, which the daemon guards against (see daemon.py).
-The OS event source (watchdog) is swapped for a scripted one in tests, and the
-clock is injected.
+over that time, whatever other files do meanwhile. No change waits longer than
+``max_delay``: a file rewritten without pause is handed on anyway, at a moment
+it is known to be whole (renamed into place, or closed by its writer) and
+unchanged since. A file not known to be whole may still be growing after a
+stall, which the daemon guards against (see daemon.py). The OS event source
+(watchdog) is swapped for a scripted one in tests, and the clock is injected.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from obsync.export import file_stat
+from obsync.export import file_stat, is_export_file
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent
@@ -40,19 +42,17 @@ class EventSource(Protocol):
 Stat = Callable[[Path], tuple[int, int] | None]
 
 
-IN_PROGRESS = (".tmp", ".part", ".swp", "~")
-
-
 def wanted(path: Path) -> bool:
-    """Export files and their images; hidden files and writes in progress (``X.md.tmp``) not."""
-    name = path.name
-    return path == RESCAN or not (name.startswith(".") or name.lower().endswith(IN_PROGRESS))
+    """Export files only. Hidden files and writes in progress (``X.md.tmp``) are not, nor
+    images: an image changes no note by itself, and the note naming it is written after it."""
+    return path == RESCAN or is_export_file(path.name)
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A path an event named. ``whole``: it was renamed into place, so it is complete
-    (Better Notes writes ``X.md.tmp``, then renames it to ``X.md``)."""
+    """A path an event named. ``whole``: its writer is done with it, so it is complete:
+    renamed into place (Better Notes writes ``X.md.tmp``, then renames it to ``X.md``)
+    or closed after writing."""
 
     path: Path
     whole: bool = False
@@ -63,7 +63,8 @@ class Batch:
     """Settled paths handed on together, and whether a full rescan is due."""
 
     paths: frozenset[Path] = frozenset()
-    whole: frozenset[Path] = frozenset()  # those complete by rename and unchanged since
+    # Those complete (renamed or closed) and unchanged since, with their (size, mtime) then.
+    whole: Mapping[Path, tuple[int, int] | None] = field(default_factory=dict)
     rescan: bool = False
 
     def __bool__(self) -> bool:
@@ -72,16 +73,23 @@ class Batch:
 
 @dataclass(slots=True)
 class _Pending:
-    seen: float
+    first: float  # the first change not handed on yet
+    seen: float  # the last event
     stat: tuple[int, int] | None
     whole: bool
 
 
+# A file handed on at the ceiling was closed or renamed at least this long ago: an event
+# for a write begun just after (a truncate) has had time to arrive and say it is not whole.
+GRACE = 0.2
+
+
 @dataclass(slots=True)
 class Debouncer:
-    """Collects changed paths; hands them on once they have settled."""
+    """Collects changed paths; hands each on once it has settled, or at the ceiling."""
 
     quiet: float
+    max_delay: float = float("inf")
     stat: Stat = file_stat
     pending: dict[Path, _Pending] = field(default_factory=dict)
     rescan: bool = False
@@ -90,41 +98,50 @@ class Debouncer:
         if change.path == RESCAN:
             self.rescan = True
         elif wanted(change.path):
-            self.pending[change.path] = _Pending(now, self.stat(change.path), change.whole)
+            known = self.pending.get(change.path)
+            first = now if known is None else known.first
+            self.pending[change.path] = _Pending(
+                first, now, self.stat(change.path), change.whole
+            )
+
+    def _due(self, pending: _Pending) -> float:
+        """When a path may be handed on, if it has not changed by then."""
+        due = pending.seen + self.quiet
+        if pending.whole:
+            due = min(due, max(pending.first + self.max_delay, pending.seen + GRACE))
+        return due
 
     def next_check(self, now: float) -> float | None:
         """Seconds until a pending path may be ready, or None when nothing is pending."""
         if not self.pending and not self.rescan:
             return None
-        if not self.pending:
+        if self.rescan:
             return 0.0
-        # A batch waits for every pending path, so the last one seen says when.
-        return max(0.0, max(p.seen for p in self.pending.values()) + self.quiet - now)
+        return max(0.0, min(self._due(p) for p in self.pending.values()) - now)
 
     def ready(self, now: float) -> Batch:
         """The paths that settled (and whether a full rescan is due); they leave the queue.
 
         A path that changed since it was last seen starts waiting again (and is no
-        longer known to be whole); a batch is only handed on when every pending path
-        has settled, so files written together (images, then the note) go together.
+        longer known to be whole); the time of its first change still counts for the
+        ceiling. Other paths do not hold a settled one back.
         """
-        unsettled = False
+        settled: dict[Path, _Pending] = {}
         for path, pending in list(self.pending.items()):
-            if now - pending.seen < self.quiet:
-                unsettled = True
+            if now < self._due(pending):
                 continue
             current = self.stat(path)
             if current != pending.stat:
-                self.pending[path] = _Pending(now, current, whole=False)
-                unsettled = True
-        if unsettled:
+                self.pending[path] = _Pending(pending.first, now, current, whole=False)
+                continue
+            settled[path] = self.pending.pop(path)
+        if not settled and not self.rescan:
             return Batch()
         batch = Batch(
-            frozenset(self.pending),
-            frozenset(path for path, p in self.pending.items() if p.whole),
+            frozenset(settled),
+            {path: p.stat for path, p in settled.items() if p.whole},
             self.rescan,
         )
-        self.pending.clear()
         self.rescan = False
         return batch
 
@@ -136,7 +153,8 @@ def changed_paths(event: FileSystemEvent) -> list[Change]:
         return [Change(RESCAN)] if event.event_type in ("created", "moved", "deleted") else []
     if event.event_type in ("opened", "closed_no_write"):
         return []
-    changes = [Change(Path(os.fsdecode(event.src_path)))]
+    # Closed after writing (inotify only): the writer is done, the file whole until it changes.
+    changes = [Change(Path(os.fsdecode(event.src_path)), whole=event.event_type == "closed")]
     if dest := getattr(event, "dest_path", ""):
         changes.append(Change(Path(os.fsdecode(dest)), whole=True))
     return changes

@@ -12,13 +12,22 @@ import pytest
 from watchdog.events import (
     DirCreatedEvent,
     DirModifiedEvent,
+    FileClosedEvent,
     FileClosedNoWriteEvent,
     FileModifiedEvent,
     FileMovedEvent,
     FileOpenedEvent,
 )
 
-from obsync.watch import RESCAN, Batch, Change, Debouncer, WatchdogSource, changed_paths
+from obsync.watch import (
+    GRACE,
+    RESCAN,
+    Batch,
+    Change,
+    Debouncer,
+    WatchdogSource,
+    changed_paths,
+)
 
 
 class FakeStat:
@@ -35,6 +44,7 @@ class FakeStat:
 
 
 NOTE = Path("/export/Paper.md")
+OTHER = Path("/export/Other.md")
 IMAGE = Path("/export/attachments/QGZ7JHTT.png")
 
 
@@ -76,17 +86,84 @@ def test_events_for_each_chunk_push_the_batch_back() -> None:
     assert debouncer.ready(2.0 + 1.0) == Batch(frozenset({NOTE}))
 
 
-def test_files_written_together_are_handed_on_together() -> None:
-    """Better Notes writes images first, then the note: one batch, not two."""
+def test_a_quiet_file_is_not_held_back_by_one_that_keeps_changing() -> None:
+    """Two papers rewritten in turn, 0.8 s apart: each is quiet for 1.6 s between its own
+    writes, so each is handed on a second after its write, while the other changes."""
+    stat = FakeStat()
+    debouncer = Debouncer(quiet=1.0, stat=stat)
+    handed: list[tuple[float, Path]] = []
+    for step in range(20):
+        now = step * 0.8
+        for path in debouncer.ready(now).paths:
+            handed.append((now, path))
+        path = NOTE if step % 2 == 0 else OTHER
+        stat.write(path, 100 + step, step)
+        debouncer.add(Change(path, whole=True), now=now)
+        wait = debouncer.next_check(now)
+        assert wait is not None and 0 < wait <= 1.0
+        later = now + wait
+        if later < now + 0.8:
+            for path in debouncer.ready(later).paths:
+                handed.append((later, path))
+    # Every write but the last was handed on one second after it was made.
+    assert [round(when, 6) for when, _ in handed] == [round(s * 0.8 + 1.0, 6) for s in range(19)]
+    assert [path for _, path in handed] == [NOTE, OTHER] * 9 + [NOTE]
+
+
+def test_no_change_waits_longer_than_the_ceiling() -> None:
+    """A paper renamed into place every half second is never quiet for a second: it is
+    handed on at the ceiling anyway, being whole, then waits for the ceiling again."""
+    stat = FakeStat()
+    debouncer = Debouncer(quiet=1.0, max_delay=10.0, stat=stat)
+    handed = []
+    for step in range(60):
+        now = step * 0.5
+        stat.write(NOTE, 100 + step, step)
+        debouncer.add(Change(NOTE, whole=True), now=now)
+        wait = debouncer.next_check(now)
+        assert wait is not None
+        if wait < 0.5 and (batch := debouncer.ready(now + wait)):
+            handed.append(now + wait)
+            assert batch.whole == {NOTE: (100 + step, step)}
+    # At the ceiling, a moment after the write then (one came at 10 s exactly).
+    assert handed == [pytest.approx(10.0 + GRACE), pytest.approx(20.5 + GRACE)]
+
+
+def test_at_the_ceiling_a_file_written_in_place_waits_until_its_writer_closes_it() -> None:
+    """Zotero truncates, writes in chunks, then closes: the ceiling never hands on a file
+    in the middle of that, only once it is closed and unchanged for a moment."""
+    stat = FakeStat()
+    debouncer = Debouncer(quiet=1.0, max_delay=2.0, stat=stat)
+    for step in range(8):  # a chunk every 0.5 s: never quiet, never closed
+        stat.write(NOTE, step * 100, step)
+        debouncer.add(Change(NOTE), now=step * 0.5)
+        assert debouncer.ready(step * 0.5 + 0.4) == Batch()
+    debouncer.add(Change(NOTE, whole=True), now=3.6)  # closed
+    assert debouncer.next_check(3.6) == pytest.approx(GRACE)
+    assert debouncer.ready(3.6 + GRACE / 2) == Batch()
+    assert debouncer.ready(3.6 + GRACE) == Batch(frozenset({NOTE}), {NOTE: (700, 7)})
+    # Past the ceiling again: closed, then truncated before the moment passed.
+    stat.write(NOTE, 0, 8)
+    debouncer.add(Change(NOTE), now=4.0)
+    debouncer.add(Change(NOTE, whole=True), now=6.0)
+    stat.write(NOTE, 0, 9)
+    debouncer.add(Change(NOTE), now=6.05)
+    assert debouncer.ready(6.0 + GRACE) == Batch()
+    # Closed, then truncated without an event yet: the size says it changed.
+    debouncer.add(Change(NOTE, whole=True), now=7.0)
+    stat.write(NOTE, 10, 10)
+    assert debouncer.ready(7.0 + GRACE) == Batch()
+    assert debouncer.ready(8.1) == Batch()  # not whole any more: quiet decides
+    assert debouncer.ready(8.2) == Batch(frozenset({NOTE}))
+
+
+def test_images_are_not_handed_on() -> None:
+    """An image changes no note by itself; the note naming it is written after it."""
     stat = FakeStat()
     debouncer = Debouncer(quiet=1.0, stat=stat)
     stat.write(IMAGE, 5000, 1)
     debouncer.add(Change(IMAGE), now=0.0)
-    stat.write(NOTE, 300, 2)
-    debouncer.add(Change(NOTE), now=0.8)
-    assert debouncer.ready(1.2) == Batch()  # the image settled, the note has not
-    assert debouncer.next_check(1.2) == pytest.approx(0.6)  # not 0: that would spin
-    assert debouncer.ready(1.8) == Batch(frozenset({IMAGE, NOTE}))
+    assert debouncer.next_check(0.0) is None
 
 
 def test_temporary_and_hidden_files_are_ignored() -> None:
@@ -113,7 +190,7 @@ def test_a_file_renamed_into_place_is_whole_until_it_changes() -> None:
     stat.write(NOTE, 300, 1)
     debouncer.add(Change(Path("/export/Paper.md.tmp")), now=0.0)
     debouncer.add(Change(NOTE, whole=True), now=0.0)
-    assert debouncer.ready(1.0) == Batch(frozenset({NOTE}), frozenset({NOTE}))
+    assert debouncer.ready(1.0) == Batch(frozenset({NOTE}), {NOTE: (300, 1)})
     # Renamed, then written to in place: no longer known to be whole.
     debouncer.add(Change(NOTE, whole=True), now=2.0)
     debouncer.add(Change(NOTE), now=2.1)
@@ -142,6 +219,7 @@ def test_watchdog_events_become_changes(tmp_path: Path) -> None:
     assert changed_paths(DirModifiedEvent(str(tmp_path))) == []
     assert changed_paths(FileOpenedEvent(b)) == []
     assert changed_paths(FileClosedNoWriteEvent(b)) == []
+    assert changed_paths(FileClosedEvent(b)) == [Change(Path(b), whole=True)]
 
 
 # -- watchdog's observer on a real folder ---------------------------------------------------
