@@ -212,8 +212,8 @@ class Daemon:
         """Export files that may still be growing, and the seconds until all have settled.
 
         Those modified in the last ``settle`` seconds, unless known to be whole (renamed
-        into place or closed by their writer) and unchanged since. A modification time far in the future (a skewed network
-        clock) says nothing: such a file counts as settled.
+        into place or closed by their writer) and unchanged since. A modification time far
+        in the future (a skewed network clock) says nothing: such a file counts as settled.
         """
         now = self.wall_clock()
         recent: set[Path] = set()

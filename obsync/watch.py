@@ -100,9 +100,7 @@ class Debouncer:
         elif wanted(change.path):
             known = self.pending.get(change.path)
             first = now if known is None else known.first
-            self.pending[change.path] = _Pending(
-                first, now, self.stat(change.path), change.whole
-            )
+            self.pending[change.path] = _Pending(first, now, self.stat(change.path), change.whole)
 
     def _due(self, pending: _Pending) -> float:
         """When a path may be handed on, if it has not changed by then."""

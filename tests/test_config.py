@@ -172,7 +172,11 @@ def test_unexpected_error_exit_3(
         ("[daemon]\ndebounce = -1\n", "daemon.debounce", "greater than 0"),
         ("[daemon]\ndebunce = 1\n", "daemon.debunce", "unknown key (did you mean 'debounce'?)"),
         ("[daemon]\nmax_delay = 0\n", "daemon.max_delay", "greater than 0"),
-        ("[daemon]\ndebounce = 2\nmax_delay = 1\n", "daemon.max_delay", "at least the debounce (2 s)"),
+        (
+            "[daemon]\ndebounce = 2\nmax_delay = 1\n",
+            "daemon.max_delay",
+            "at least the debounce (2 s)",
+        ),
         ("vualt = '/v'\n", "vualt", "unknown key (did you mean 'vault'?)"),
         ("[notes]\nzzz = 1\n", "notes.zzz", "unknown key (known keys: marker, literature_name)"),
         ("[colors]\nchartreuse = ['x']\n", "colors", "'chartreuse' is not a colour"),

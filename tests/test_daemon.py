@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -447,3 +448,132 @@ def test_a_start_syncs_what_changed_while_obsync_was_not_running(
     assert first.plan.annotations.updated == 1 and first.plan.annotations.created == 0
     assert "edited meanwhile" in notes(settings)["RC4HW3AF"]
     assert (vault / "moved.md").exists() and not moved.exists()
+
+
+# -- under load: each file on its own clock, and a ceiling ------------------------------------
+
+
+def paper(name: str, version: int) -> str:
+    """One paper of one annotation whose comment says which version of the file it is."""
+    ann = formats.Ann(
+        f"{name}KEY0001", text=f"A highlight in paper {name}", comment=f"edit {version} done",
+        parent=f"{name}PARENT1", attachment=f"{name}ATTACH1",
+    )  # fmt: skip
+    return formats.better_notes([ann], title=f"Paper {name}", note_key=f"{name}NOTE0001")
+
+
+class VersionLog:
+    """After each sync: which version of each paper its note shows, and when."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.seen: list[tuple[float, dict[str, int]]] = []
+        plain_sync = harness.sync
+
+        def sync(settings: Settings, **options: Any) -> Report:
+            report = plain_sync(settings, **options)
+            shown = {}
+            for key, text in notes(settings).items():
+                found = re.search(r"edit (\d+) done", text)
+                assert found is not None, f"a torn comment in {key}: {text}"
+                shown[key[:1]] = int(found.group(1))
+            self.seen.append((harness.sim.now, shown))
+            return report
+
+        harness.daemon.sync = sync
+
+    def reached(self, name: str, version: int) -> float:
+        """When the note first showed this version of its paper, or a later one."""
+        return next(when for when, shown in self.seen if shown.get(name, -1) >= version)
+
+
+def better_notes_write(sim: Simulation, path: Path, text: str) -> Callable[[], list[Change]]:
+    """``X.md.tmp``, then renamed to ``X.md``: the events Better Notes' write gives."""
+
+    def action() -> list[Change]:
+        tmp = path.with_name(path.name + ".tmp")
+        sim.write(tmp, text.encode())
+        tmp.rename(path)
+        return [Change(tmp), Change(path, whole=True)]
+
+    return action
+
+
+def test_two_papers_rewritten_in_turn_each_reach_the_vault_a_debounce_after_their_write(
+    settings: Settings, export_dir: Path
+) -> None:
+    """Better Notes rewrites two papers in turn, one write every 0.8 s: each file is quiet
+    for 1.6 s between its own writes, so each edit is synced a debounce after it, although
+    the folder is never quiet for a second (it once waited for that: 20 s without a sync)."""
+    sim = Simulation(end=60.0)
+    harness = Harness(settings, sim)
+    log = VersionLog(harness)
+    written: list[tuple[str, int, float]] = []
+    for step in range(50):
+        name, version, when = "AB"[step % 2], step // 2, 5.0 + step * 0.8
+        sim.at(when, better_notes_write(sim, export_dir / f"{name}.md", paper(name, version)))
+        written.append((name, version, when))
+    assert harness.run() == 0
+    for name, version, when in written:
+        assert log.reached(name, version) - when <= 1.0 + 0.5, (name, version)
+    assert all(not r.errors and r.plan.annotations.removed == 0 for r in harness.reports)
+
+
+def test_a_paper_rewritten_without_pause_reaches_the_vault_within_the_ceiling(
+    settings: Settings, export_dir: Path
+) -> None:
+    """Renamed into place every half second for 40 s: never quiet for the debounce, yet
+    no edit waits longer than ``max_delay``, and the last one is synced a debounce after."""
+    sim = Simulation(end=60.0)
+    harness = Harness(settings, sim, max_delay=10.0)
+    log = VersionLog(harness)
+    path = export_dir / "A.md"
+    writes = [(version, 5.0 + version * 0.5) for version in range(80)]
+    for version, when in writes:
+        sim.at(when, better_notes_write(sim, path, paper("A", version)))
+    assert harness.run() == 0
+    delays = [log.reached("A", version) - when for version, when in writes]
+    assert max(delays) <= 10.0 + 0.5
+    assert delays[-1] <= 1.0 + 0.5
+    assert 4 <= harness.syncs <= 8  # the first, one per ceiling, the last: not one per write
+
+
+def in_place_write(
+    sim: Simulation, path: Path, text: str, start: float, *, chunks: int = 3, pause: float = 0.15
+) -> float:
+    """Zotero's way: truncate, the text in chunks with pauses, then close. Returns the end."""
+    data = text.encode()
+    size = -(-len(data) // chunks)
+    sim.at(start, lambda: [sim.write(path, b"")])
+    when = start
+    for offset in range(0, len(data), size):
+        when += pause
+        chunk = data[offset : offset + size]
+        sim.at(when, lambda chunk=chunk: [sim.write(path, chunk, append=True)])
+    sim.at(when, lambda: [Change(path, whole=True)])  # closed after writing
+    return when
+
+
+def test_at_the_ceiling_a_file_written_in_place_is_read_between_writes_never_half_written(
+    settings: Settings, export_dir: Path
+) -> None:
+    """A file truncated and written in chunks again and again, never quiet for the debounce
+    nor left alone for ``settle``: the ceiling reads it at a moment its writer has closed it,
+    so no half file is ever read (no error, nothing created or marked removed, no torn
+    comment), and every edit still arrives within the ceiling."""
+    sim = Simulation(end=70.0)
+    harness = Harness(settings, sim, max_delay=5.0)
+    log = VersionLog(harness)
+    path = export_dir / "A.md"
+    writes = []
+    when = 5.0
+    for version in range(60):
+        done = in_place_write(sim, path, paper("A", version), when)
+        writes.append((version, done))
+        when = done + 0.3
+    assert harness.run() == 0
+    delays = [log.reached("A", version) - done for version, done in writes]
+    assert max(delays) <= 5.0 + 0.5
+    assert delays[-1] <= 1.0 + 0.5
+    assert all(not r.errors for r in harness.reports)
+    assert sum(r.plan.annotations.created for r in harness.reports) == 1
+    assert sum(r.plan.annotations.removed for r in harness.reports) == 0
