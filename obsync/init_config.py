@@ -114,6 +114,7 @@ def config_text(export: Path | None, vault: Path | None, zotero: Sequence[str] =
     )
     daemon_rows = _rows(
         ("debounce", daemon.debounce, "seconds of quiet before a changed file is read"),
+        ("max_delay", daemon.max_delay, "no change waits longer, even in a file never quiet"),
         ("settle", daemon.settle, "seconds a file written in place must rest before it is read"),
         ("rescan_interval", daemon.rescan_interval, "seconds between full rescans"),
         ("polling", daemon.polling, "poll instead of inotify/FSEvents: network, FUSE folders"),
