@@ -83,4 +83,6 @@ def test_a_kill_9_between_a_notes_write_and_the_state_makes_no_conflict_copy(
         paper.write_text(formats.better_notes(comment_version(3)))  # Zotero goes on
         report = run_sync(settings)
         conflicts[at] = report.plan.annotations.conflicts + report.plan.sources.conflicts
-    assert conflicts == dict.fromkeys(range(1, steps + 1), 0)
+        if conflicts[at]:
+            break
+    assert not any(conflicts.values()), f"conflicts after a kill -9 at each step: {conflicts}"

@@ -258,6 +258,26 @@ def test_the_observer_reports_writes_and_renames(tmp_path: Path, polling: bool) 
     assert not source.is_alive()
 
 
+def test_a_file_written_in_place_is_whole_once_its_writer_closes_it(tmp_path: Path) -> None:
+    """inotify reports the close after writing: the last change of an in-place write."""
+    changes: queue.Queue[Change] = queue.Queue()
+    source = WatchdogSource(tmp_path, changes)
+    source.start()
+    path = tmp_path / "Annotations.md"
+    try:
+        with path.open("wb") as out:  # truncated, then written in two chunks
+            out.write(b"# Annotations\n")
+            out.flush()
+            assert drain_until(changes, path) == Change(path)
+            out.write(b"more\n")
+        change = drain_until(changes, path)
+        while not change.whole:
+            change = drain_until(changes, path)
+    finally:
+        source.stop()
+    assert changes.empty() or all(c.path != path for c in list(changes.queue))
+
+
 class ExplodingQueue(queue.Queue[Change]):
     """A queue whose put raises: watchdog's thread dies when a handler raises."""
 
