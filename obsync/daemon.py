@@ -11,11 +11,14 @@ is synced while others keep changing, and no change waits longer than
 ``max_delay``, even in a file rewritten without pause.
 
 A half-written file is never read. A file renamed into place (Better Notes'
-atomic write), or closed by its writer, is whole until it changes. Any other
-file modified in the last ``settle`` seconds may belong to a writer that stalled
-longer than the debounce (Zotero writes in place, in chunks): it is held back,
-its last complete read standing in for it, and a follow-up sync reads it once it
-has settled.
+atomic write), or closed by its writer, is whole until it changes: the daemon
+reads it before the sync, checking it unchanged around the read, and the sync
+takes that read from the cache; should the file change meanwhile (its writer
+began again), the sync holds it back and the read made while it was whole
+stands in (see :class:`Held`). Any other file modified in the last ``settle``
+seconds may belong to a writer that stalled longer than the debounce (Zotero
+writes in place, in chunks): it is held back, its last complete read standing
+in for it, and a follow-up sync reads it once it has settled.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from obsync.config import Settings
 from obsync.errors import ObsyncError
-from obsync.export import ReadCache, export_files, file_stat
+from obsync.export import ReadCache, export_files, file_stat, read_file
 from obsync.notify import Notifier
 from obsync.sync import Report, run_sync
 from obsync.watch import RESCAN, Change, Debouncer, EventSource, WatchdogSource
@@ -56,6 +59,32 @@ class QueueEvents:
             return None
 
 
+Stamp = tuple[int, int] | None
+
+
+class Held(frozenset[Path]):
+    """The export files a sync must not read: those that may still be growing, and any
+    file known whole that has changed since (its writer began again).
+
+    The second kind is asked about when the sync comes to the file, just before it
+    looks at its size and time, so a write that begins after the sync started is
+    still caught; the read made while the file was whole stands in for it.
+    """
+
+    __slots__ = ("whole",)
+    whole: Mapping[Path, Stamp]
+
+    def __new__(cls, growing: frozenset[Path], whole: Mapping[Path, Stamp]) -> Held:
+        held = super().__new__(cls, growing)
+        held.whole = whole
+        return held
+
+    def __contains__(self, path: object) -> bool:
+        if frozenset.__contains__(self, path):
+            return True
+        return isinstance(path, Path) and path in self.whole and file_stat(path) != self.whole[path]
+
+
 @dataclass(slots=True)
 class Daemon:
     settings: Settings
@@ -78,7 +107,7 @@ class Daemon:
     next_ping: float = 0.0
     # Files renamed into place or closed by their writer, with their (size, mtime) then:
     # whole while unchanged.
-    whole: dict[Path, tuple[int, int] | None] = field(default_factory=dict)
+    whole: dict[Path, Stamp] = field(default_factory=dict)
 
     def run(self) -> int:
         """Run until ``stop`` is set (0), or until the observer cannot be kept alive (1)."""
@@ -173,12 +202,13 @@ class Daemon:
         """A sync of what changed (see changes.py); the vault's folders listed at start and
         on rescans only, so an export change is written without that walk."""
         unsettled, settled_in = self.unsettled()
+        self.read_whole()
         report = self.sync(
             self.settings,
             full=full,
             check_vault=check_vault,
             cache=self.cache,
-            unsettled=unsettled,
+            unsettled=Held(unsettled, dict(self.whole)),
             stop=self.should_stop,
         )
         if unsettled:
@@ -207,6 +237,21 @@ class Daemon:
             self.notifier.status(f"last sync failed: {message}")
             self.recheck_at = self.clock() + self.retry_after
             return None
+
+    def read_whole(self) -> None:
+        """Read the files known whole into the cache, each unchanged around its read, so
+        the sync takes these reads (the size and time it finds are theirs) and reads
+        none of these files itself. One that changed is whole no longer."""
+        for path, stamp in list(self.whole.items()):
+            cached = self.cache.get(path)
+            if stamp is None or (cached is not None and cached[0] == stamp):
+                continue
+            if file_stat(path) == stamp:
+                read = read_file(path, self.settings.export)
+                if file_stat(path) == stamp:
+                    self.cache[path] = (stamp, read)
+                    continue
+            del self.whole[path]
 
     def unsettled(self) -> tuple[frozenset[Path], float]:
         """Export files that may still be growing, and the seconds until all have settled.

@@ -577,3 +577,70 @@ def test_at_the_ceiling_a_file_written_in_place_is_read_between_writes_never_hal
     assert all(not r.errors for r in harness.reports)
     assert sum(r.plan.annotations.created for r in harness.reports) == 1
     assert sum(r.plan.annotations.removed for r in harness.reports) == 0
+
+
+def test_a_write_begun_as_the_sync_starts_is_not_read_half_written(
+    settings: Settings, export_dir: Path
+) -> None:
+    """The daemon saw the file closed, whole; Zotero truncates it and writes a first chunk
+    just as the sync begins. Cut at a paragraph's end, that half looks like a whole export
+    short of annotations: it must not be read (it would mark them removed). It is held
+    back, and the edit arrives with the finished write."""
+    path = export_dir / "Annotations.md"
+    anns = [a for a in KEYED if a.kind != "image"]
+    path.write_text(formats.better_notes(anns))
+    age(path)
+    edited = [replace(a, comment="edited in Zotero") if a.key == "RC4HW3AF" else a for a in anns]
+    data = formats.better_notes(edited).encode()
+    half = data[: data.index(b"\n\n", data.index(KEYED[1].key.encode())) + 1]
+    sim = Simulation(end=40.0)
+    harness = Harness(settings, sim)
+    done = in_place_write(sim, path, data.decode(), 5.0)
+    plain_sync = harness.sync
+    raced = []
+
+    def racing_sync(settings: Settings, **options: Any) -> Report:
+        if path in harness.daemon.whole and not raced:  # Zotero starts writing again
+            raced.append(sim.now)
+            sim.write(path, half)
+        return plain_sync(settings, **options)
+
+    harness.daemon.sync = racing_sync
+    in_place_write(sim, path, data.decode(), done + 5.0)  # that write, finished
+    assert harness.run() == 0
+    assert raced and path.read_bytes() == data
+    assert all(not r.errors and r.plan.annotations.removed == 0 for r in harness.reports)
+    assert sum(r.plan.annotations.updated for r in harness.reports) == 1
+    assert "edited in Zotero" in notes(settings)["RC4HW3AF"]
+    assert set(notes(settings)) == exported_keys(export_dir)
+
+
+def test_the_read_made_while_a_file_was_whole_stands_in_for_it(
+    settings: Settings, export_dir: Path
+) -> None:
+    """The same race in a sync that looks at every paper (a rescan): the held file's read
+    from while it was whole is used, so its edit arrives at once and nothing is removed."""
+    path = export_dir / "Annotations.md"
+    anns = [a for a in KEYED if a.kind != "image"]
+    path.write_text(formats.better_notes(anns))
+    age(path)
+    edited = [replace(a, comment="edited in Zotero") if a.key == "RC4HW3AF" else a for a in anns]
+    data = formats.better_notes(edited).encode()
+    half = data[: data.index(b"\n\n", data.index(KEYED[1].key.encode())) + 1]
+    sim = Simulation(end=20.0)
+    harness = Harness(settings, sim)
+    in_place_write(sim, path, data.decode(), 5.0)
+    plain_sync = harness.sync
+
+    def racing_sync(settings: Settings, **options: Any) -> Report:
+        if path in harness.daemon.whole:
+            sim.write(path, half)
+            return plain_sync(settings, **options | {"full": True})
+        return plain_sync(settings, **options)
+
+    harness.daemon.sync = racing_sync
+    assert harness.run() == 0
+    second = harness.reports[1]
+    assert second.scope == "all" and not second.errors
+    assert (second.plan.annotations.updated, second.plan.annotations.removed) == (1, 0)
+    assert "edited in Zotero" in notes(settings)["RC4HW3AF"]
