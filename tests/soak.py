@@ -116,6 +116,7 @@ class Zotero:
         self.keys: set[str] = set()
         self.papers = [self._paper(n, options.annotations) for n in range(options.papers)]
         self.log: list[Write] = []
+        self.ever_removed: set[str] = set()
         self.lock = threading.Lock()  # the model, read by the checks at the end
 
     def key(self) -> str:
@@ -165,6 +166,7 @@ class Zotero:
         elif roll < 0.8 and len(others) > 2:
             key = self.rng.choice(others)
             paper.removed[key] = paper.anns.pop(key)
+            self.ever_removed.add(key)
         else:
             self.add(paper)
 
@@ -710,6 +712,9 @@ class Soak:
         log = (self.root / "daemon.log").read_text(errors="replace")
         if "Traceback" in log:
             failures.append("a traceback in the daemon's log")
+        for found in re.finditer(r"INFO: mark-removed annotation (.+)$", log, re.M):
+            if Path(found.group(1)).stem[:8] not in self.zotero.ever_removed:
+                failures.append(f"marked removed, never removed upstream: {found.group(1)}")
         export = str(self.export)
         failures += [
             f"a half-written export was read: {line}"
