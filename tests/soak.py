@@ -48,9 +48,10 @@ MARKER = "%% obsync: write your notes below this line %%"
 KEY_LETTERS = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
 COLOURS = ("#ffd400", "#ff6666", "#5fb236", "#2ea8e5", "#a28ae5", "#e56eee", "#f19837")
 END = " ∎"  # every comment ends so: a comment cut short shows it
-# A write reaches the vault within the ceiling plus this (a sync's own time, the monitor's
-# poll, a loaded machine), plus any time obsync was not running.
-SLACK = 2.0
+# A write reaches the vault within the ceiling plus this (the write in progress when the
+# ceiling comes, a sync's own time, the monitor's poll, a loaded machine), plus any time
+# obsync was not running.
+SLACK = 3.0
 
 
 @dataclass(frozen=True, slots=True)
