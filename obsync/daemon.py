@@ -63,26 +63,29 @@ Stamp = tuple[int, int] | None
 
 
 class Held(frozenset[Path]):
-    """The export files a sync must not read: those that may still be growing, and any
-    file known whole that has changed since (its writer began again).
+    """The export files a sync must not read: those that may still be growing (the
+    set's members), and any that changed or appeared since the sync began, as a writer
+    starting on it meanwhile does.
 
-    The second kind is asked about when the sync comes to the file, just before it
-    looks at its size and time, so a write that begins after the sync started is
-    still caught; the read made while the file was whole stands in for it.
+    The second kind is asked about as the sync comes to each file, just before it looks
+    at its size and time: a write begun after the daemon's look is still caught, and
+    the file's last complete read (for a file known whole, the daemon's own) stands in.
     """
 
-    __slots__ = ("whole",)
-    whole: Mapping[Path, Stamp]
+    __slots__ = ("seen",)
+    seen: Mapping[Path, Stamp]
 
-    def __new__(cls, growing: frozenset[Path], whole: Mapping[Path, Stamp]) -> Held:
+    def __new__(cls, growing: frozenset[Path], seen: Mapping[Path, Stamp]) -> Held:
         held = super().__new__(cls, growing)
-        held.whole = whole
+        held.seen = seen  # every export file's (size, mtime) as the sync began
         return held
 
     def __contains__(self, path: object) -> bool:
         if frozenset.__contains__(self, path):
             return True
-        return isinstance(path, Path) and path in self.whole and file_stat(path) != self.whole[path]
+        return isinstance(path, Path) and (
+            path not in self.seen or file_stat(path) != self.seen[path]
+        )
 
 
 @dataclass(slots=True)
@@ -208,7 +211,7 @@ class Daemon:
             full=full,
             check_vault=check_vault,
             cache=self.cache,
-            unsettled=Held(unsettled, dict(self.whole)),
+            unsettled=unsettled,
             stop=self.should_stop,
         )
         if unsettled:
@@ -253,19 +256,21 @@ class Daemon:
                     continue
             del self.whole[path]
 
-    def unsettled(self) -> tuple[frozenset[Path], float]:
-        """Export files that may still be growing, and the seconds until all have settled.
+    def unsettled(self) -> tuple[Held, float]:
+        """Export files the sync must not read (see :class:`Held`), and the seconds until
+        those that may still be growing have settled.
 
-        Those modified in the last ``settle`` seconds, unless known to be whole (renamed
-        into place or closed by their writer) and unchanged since. A modification time far
-        in the future (a skewed network clock) says nothing: such a file counts as settled.
+        Those modified in the last ``settle`` seconds may be growing, unless known to be
+        whole (renamed into place or closed by their writer) and unchanged since. A
+        modification time far in the future (a skewed network clock) says nothing: such a
+        file counts as settled.
         """
         now = self.wall_clock()
         recent: set[Path] = set()
         wait = 0.0
-        files = set(export_files(self.settings.export))
-        for path in files:
-            stat = file_stat(path)
+        seen = {path: file_stat(path) for path in export_files(self.settings.export)}
+        files = set(seen)
+        for path, stat in seen.items():
             if stat is None or (path in self.whole and self.whole[path] == stat):
                 continue
             age = now - stat[1] / 1e9
@@ -274,7 +279,7 @@ class Daemon:
                 wait = max(wait, self.settle - age + 0.05)
         for path in set(self.whole) - files:
             del self.whole[path]
-        return frozenset(recent), wait
+        return Held(frozenset(recent), seen), wait
 
     @staticmethod
     def describe(report: Report) -> str:

@@ -644,3 +644,34 @@ def test_the_read_made_while_a_file_was_whole_stands_in_for_it(
     assert second.scope == "all" and not second.errors
     assert (second.plan.annotations.updated, second.plan.annotations.removed) == (1, 0)
     assert "edited in Zotero" in notes(settings)["RC4HW3AF"]
+
+
+def test_a_file_a_writer_starts_on_during_a_sync_is_held_back(
+    settings: Settings, export_dir: Path
+) -> None:
+    """Another paper's change starts a sync; a file long settled is truncated and half
+    written while it runs (no close seen: polling, or a writer that stalls). The sync
+    does not read the half: the file's last read stands in."""
+    path = export_dir / "Annotations.md"
+    anns = [a for a in KEYED if a.kind != "image"]
+    data = formats.better_notes(anns).encode()
+    path.write_bytes(data)
+    age(path)
+    half = data[: data.index(b"\n\n", data.index(KEYED[1].key.encode())) + 1]
+    other = formats.Ann("OTHER222", text="Another paper", parent="OTHERPAR", attachment="OTHERATT")
+    sim = Simulation(end=12.0)
+    harness = Harness(settings, sim)
+    sim.at(5.0, better_notes_write(sim, export_dir / "Other.md", formats.better_notes([other])))
+    plain_sync = harness.sync
+
+    def racing_sync(settings: Settings, **options: Any) -> Report:
+        if harness.syncs == 1:
+            sim.write(path, half)
+            return plain_sync(settings, **options | {"full": True})
+        return plain_sync(settings, **options)
+
+    harness.daemon.sync = racing_sync
+    assert harness.run() == 0
+    second = harness.reports[1]
+    assert second.scope == "all" and not second.errors
+    assert (second.plan.annotations.created, second.plan.annotations.removed) == (1, 0)
