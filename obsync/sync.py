@@ -238,7 +238,7 @@ def _look_and_read(
     meta = store.load_meta()
     stored = store.load_files() if meta else {}
     listing = folder.list(hold=unsettled)
-    held = {relative(p, settings.export) for p in unsettled} - set(listing)
+    held = set(folder.held)
     digests = folder.digests(n for n in restamped(listing, stored) if n in stored)
     deleted = store.deleted() if meta else {}
     wanted = scope(
@@ -263,7 +263,9 @@ def _look_and_read(
                 break
         wanted = wider
     standing_in = folder.cached(
-        n for n in held if n in stored and set(stored[n].sources) & wanted.papers
+        n
+        for n in held
+        if wanted.everything or (n in stored and set(stored[n].sources) & wanted.papers)
     )
     read = export.merge([s.read for s in (seen | standing_in).values()])
     if not wanted.everything:

@@ -45,12 +45,6 @@ def comment_version(version: int) -> list[formats.Ann]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync.py records what it wrote only after renaming a part's notes: a kill -9 "
-    "between the rename and the state's update leaves a note of obsync's that the next "
-    "sync takes for the user's edit, and a further upstream change makes a conflict copy",
-)
 def test_a_kill_9_between_a_notes_write_and_the_state_makes_no_conflict_copy(
     export_dir: Path, vault: Path
 ) -> None:

@@ -68,14 +68,20 @@ class ExportFolder:
     root: Path
     cache: ReadCache = field(default_factory=dict)
     parsed: int = 0  # files parsed by this instance: what tests count
+    held: set[str] = field(default_factory=set)  # what the last listing held back
 
     def list(self, hold: frozenset[Path] = frozenset()) -> dict[str, Stamp]:
-        """Every export file but those held back (still being written), with its stamp."""
+        """Every export file but those held back (still being written), with its stamp.
+
+        ``hold`` is asked about each file as the listing comes to it (the daemon's may
+        say a file changed just now); the names held back are kept in ``held``."""
         listing: dict[str, Stamp] = {}
         seen: set[Path] = set()
+        self.held = set()
         for path in export_files(self.root):
             seen.add(path)
             if path in hold:
+                self.held.add(relative(path, self.root))
                 continue
             if (stamp := file_stat(path)) is not None:
                 listing[relative(path, self.root)] = stamp
