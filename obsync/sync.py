@@ -26,7 +26,7 @@ from typing import Any
 from obsync import export, obsidian_base
 from obsync.changes import Contents, Request, Scope, restamped, scope, settings_fingerprint, widen
 from obsync.config import Settings
-from obsync.export.folder import ExportFolder, Seen, Stamp, relative
+from obsync.export.folder import ExportFolder, Seen, Stamp
 from obsync.model import ExportRead
 from obsync.plan import (
     ANNOTATION,
