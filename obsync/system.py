@@ -6,7 +6,10 @@ tests run the macOS branch on Linux with the macOS calls substituted.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
+import functools
 import multiprocessing
 import os
 import sys
@@ -43,6 +46,47 @@ def make_durable(
         except OSError:
             pass
     os.fsync(fd)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # renameat2(2) on Linux
+_RENAME_SWAP = 2  # renamex_np(2) on macOS
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def exchange(a: Path, b: Path, system: str | None = None) -> bool:
+    """Swap two files' places in one step (each name then holds the other's file).
+
+    renameat2 with RENAME_EXCHANGE on Linux, renamex_np with RENAME_SWAP on macOS.
+    False where neither is to be had (an old kernel, a file system without it): the
+    caller replaces instead. Other errors are raised as OSError.
+    """
+    libc = _libc()
+    if libc is None:
+        return False
+    names = (bytes(a), bytes(b))
+    try:
+        if is_linux(system):
+            done = libc.renameat2(_AT_FDCWD, names[0], _AT_FDCWD, names[1], _RENAME_EXCHANGE)
+        elif is_mac(system):
+            done = libc.renamex_np(names[0], names[1], _RENAME_SWAP)
+        else:
+            return False
+    except AttributeError:  # a C library without the call
+        return False
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def can_fork_reader(system: str | None = None) -> bool:

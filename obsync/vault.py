@@ -24,7 +24,7 @@ from obsync.note import encode
 from obsync.plan import Action, NoteWrite, Plan
 from obsync.progress import WRITING, Progress
 from obsync.scan import TEMP_PREFIX
-from obsync.system import is_linux, make_durable
+from obsync.system import exchange, is_linux, make_durable
 
 log = logging.getLogger(__name__)
 
@@ -219,14 +219,36 @@ class _Writer:
                 log.info("skipped %s: %s; the next sync sees it", item.relative, why)
                 continue
             try:
-                os.replace(item.tmp, item.target)
+                kept = self._put_in_place(item)
             except OSError as exc:
                 item.tmp.unlink(missing_ok=True)
                 self._failed(item, exc)
                 continue
+            if kept is not None:
+                self.result.skipped.append((item.relative, kept))
+                log.info("skipped %s: %s; the next sync sees it", item.relative, kept)
+                continue
             self.result.written.append(str(item.relative))
             self.folders.add(item.target.parent)
             log.info("%s", item.done)
+
+    def _put_in_place(self, item: _Staged) -> str | None:
+        """Move the new version over its note; why it was not (the user saved), or None.
+
+        A note that exists is swapped with the new version in one step, and what was
+        swapped out is compared with what the plan saw: a save of the user's that came
+        after the last look is swapped back, not lost. Where the system cannot swap,
+        the new version replaces the note (the last look stands).
+        """
+        if item.expected is None or not exchange(item.tmp, item.target):
+            os.replace(item.tmp, item.target)
+            return None
+        if item.tmp.read_bytes() != item.expected:  # saved between the last look and now
+            exchange(item.tmp, item.target)
+            item.tmp.unlink(missing_ok=True)
+            return "changed as it was written"
+        item.tmp.unlink(missing_ok=True)
+        return None
 
     def _syncfs(self) -> bool:
         """One syncfs for every staged file; False: fsync each (to pin an error on its file)."""

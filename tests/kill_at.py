@@ -1,4 +1,5 @@
-"""Run the obsync command line and SIGKILL it at its N-th write step (a fsync or a rename).
+"""Run the obsync command line and SIGKILL it at its N-th write step (a fsync, a rename or
+a swap).
 
 ``python -m tests.kill_at N sync --export … --vault …``; N = 0 never kills and prints the
 number of steps an undisturbed run takes on stderr as ``steps=N``.
@@ -30,6 +31,9 @@ def main() -> None:
 
     os.fsync = counted(os.fsync)
     os.replace = counted(os.replace)
+    import obsync.system  # before the modules that take exchange from it
+
+    obsync.system.exchange = counted(obsync.system.exchange)
     atexit.register(lambda: print(f"steps={steps}", file=sys.stderr))
 
     from obsync.cli import main as obsync

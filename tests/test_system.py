@@ -15,10 +15,13 @@ import pytest
 import obsync.export as export
 import obsync.vault as vault_module
 from obsync import system
+from obsync.config import resolve
 from obsync.notify import Notifier
+from obsync.sync import run_sync
 from obsync.system import F_FULLFSYNC, make_durable, places
 
 # -- durability ----------------------------------------------------------------------------
+from .helpers import copy_fixture
 
 
 class Calls:
@@ -196,3 +199,37 @@ def test_the_config_and_state_defaults_use_the_places() -> None:
     )
     assert default_state_dir(mac, "darwin") == Path("/Users/me/Library/Application Support/obsync")
     assert default_state_dir({"HOME": "/home/me"}, "linux") == Path("/home/me/.local/state/obsync")
+
+
+def test_exchange_swaps_two_files_in_one_step(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("new version")
+    b.write_text("the note")
+    if not system.exchange(a, b):
+        pytest.skip("no atomic swap on this file system")
+    assert (a.read_text(), b.read_text()) == ("the note", "new version")
+
+
+def test_exchange_is_not_there_on_other_systems(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("A")
+    b.write_text("B")
+    assert system.exchange(a, b, "sunos5") is False
+    assert (a.read_text(), b.read_text()) == ("A", "B")
+
+
+def test_without_a_swap_the_new_version_replaces_the_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system cannot swap (an old kernel, a network share), notes are still written."""
+    export, vault = tmp_path / "export", tmp_path / "vault"
+    export.mkdir()
+    copy_fixture(export)
+    settings = resolve(config_path=None, export=export, vault=vault)
+    run_sync(settings)
+    text = (export / "current.md").read_text().replace("This is my comment", "Edited")
+    (export / "current.md").write_text(text)
+    monkeypatch.setattr(vault_module, "exchange", lambda a, b: False)
+    report = run_sync(settings, full=True)
+    assert report.plan.annotations.updated == 1 and report.applied is not None
+    assert not report.applied.skipped
