@@ -19,6 +19,7 @@ import bisect
 import html
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -42,9 +43,16 @@ _KEPT = frozenset(["b", "strong", "i", "em", "u", "sub", "sup", "s", "del", "cod
 _OPEN_KINDS = ("pdf", "epub", "snapshot")
 _READ_TAGS = ("span", "img", "a")  # the elements obsync may read; the rest is formatting
 _MAY_READ = re.compile(r"<(?:span|img|a)\b", re.IGNORECASE)
-# One parser for the process: a parser holds no document between parses, and obsync reads
-# in one thread (the forked reader has a copy of its own).
-_PARSER = etree.HTMLParser(recover=True, no_network=True)
+# One parser for each thread (a parser is not to be shared between threads; it holds no
+# document between parses, so one per thread serves every file).
+_PARSERS = threading.local()
+
+
+def _parser() -> etree.HTMLParser:
+    parser: etree.HTMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.HTMLParser(recover=True, no_network=True)
+    return parser
 
 
 def parse(reader: ParagraphReader, text: str) -> etree._Element | None:
@@ -213,8 +221,9 @@ def _parsed(
         sources.append(f"<{_CONTAINER}>{block}</{_CONTAINER}>\n")
         starts.append(at)
         at += block.count("\n") + 1
-    root = _parse_quietly("".join(sources))
-    for entry in _PARSER.error_log:
+    parser = _parser()
+    root = _parse_quietly("".join(sources), parser)
+    for entry in parser.error_log:
         if "depth" in entry.message.lower():
             index = max(0, bisect.bisect_right(starts, entry.line) - 1)
             where = blocks[index][0] + entry.line - starts[index]
@@ -361,10 +370,10 @@ def _unfinished_as_text(block: str) -> str:
     return "".join(parts) + block[start:]
 
 
-def _parse_quietly(text: str) -> etree._Element | None:
+def _parse_quietly(text: str, parser: etree.HTMLParser | None = None) -> etree._Element | None:
     """The tree of ``text``, or None where lxml refuses it (an XML declaration, say)."""
     try:
-        return etree.fromstring(text, _PARSER)
+        return etree.fromstring(text, parser or _parser())
     except (etree.ParserError, ValueError):
         return None
 
