@@ -42,7 +42,8 @@ _FIELDS = ("title", "dg-title", "aliases", "alias", "name")
 # Note titles that name no paper: Zotero's "Annotations" heading in its languages, and the like.
 _GENERIC = re.compile(
     r"^(?:annotations?|anmerkungen|annotationen|anotações|anotaciones|annotazioni|"
-    r"аннотации|注释|注釋|批注|주석|메모|notes?|untitled|highlights?|export(?:ed)?)\b",
+    r"аннотации|注释|注釋|批注|주석|메모|notes?|untitled|highlights?|export(?:ed)?)"
+    r"[\s\d/.,:;()\[\]_\-–APMapm]*$",  # alone, or with the date Zotero adds
     re.IGNORECASE,
 )
 _LOOSE_TITLE = re.compile(r"^[ \t]*title[ \t]*:[ \t]*(\S.*?)[ \t]*\r?$", re.IGNORECASE | re.M)
