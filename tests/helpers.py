@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 import types
 import typing
@@ -22,6 +24,8 @@ from obsync.cli import main
 from obsync.config import Config
 
 from .conftest import FIXTURES
+
+ROOT = Path(__file__).parent.parent
 
 
 def copy_fixture(export: Path, name: str = "current.md") -> Path:
@@ -112,3 +116,12 @@ def config_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
             else:
                 keys.append(key)
     return list(dict.fromkeys(keys))
+
+
+def run_killed(at: int, export: Path, vault: Path) -> subprocess.CompletedProcess[str]:
+    """``obsync sync`` SIGKILLed at its ``at``-th write step (see kill_at.py; 0: never)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.kill_at", str(at), "sync", "--export", str(export),
+         "--vault", str(vault)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip

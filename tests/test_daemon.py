@@ -579,6 +579,18 @@ def test_at_the_ceiling_a_file_written_in_place_is_read_between_writes_never_hal
     assert sum(r.plan.annotations.removed for r in harness.reports) == 0
 
 
+def _export_and_its_edit_cut_at_a_paragraph(export_dir: Path) -> tuple[Path, bytes, bytes]:
+    """An export synced before; its edit by Zotero (RC4HW3AF's comment); that edit cut at a
+    paragraph's end, as a write in place is seen half done."""
+    path = export_dir / "Annotations.md"
+    anns = [a for a in KEYED if a.kind != "image"]
+    path.write_text(formats.better_notes(anns))
+    age(path)
+    edited = [replace(a, comment="edited in Zotero") if a.key == "RC4HW3AF" else a for a in anns]
+    data = formats.better_notes(edited).encode()
+    return path, data, data[: data.index(b"\n\n", data.index(KEYED[1].key.encode())) + 1]
+
+
 def test_a_write_begun_as_the_sync_starts_is_not_read_half_written(
     settings: Settings, export_dir: Path
 ) -> None:
@@ -586,13 +598,7 @@ def test_a_write_begun_as_the_sync_starts_is_not_read_half_written(
     just as the sync begins. Cut at a paragraph's end, that half looks like a whole export
     short of annotations: it must not be read (it would mark them removed). It is held
     back, and the edit arrives with the finished write."""
-    path = export_dir / "Annotations.md"
-    anns = [a for a in KEYED if a.kind != "image"]
-    path.write_text(formats.better_notes(anns))
-    age(path)
-    edited = [replace(a, comment="edited in Zotero") if a.key == "RC4HW3AF" else a for a in anns]
-    data = formats.better_notes(edited).encode()
-    half = data[: data.index(b"\n\n", data.index(KEYED[1].key.encode())) + 1]
+    path, data, half = _export_and_its_edit_cut_at_a_paragraph(export_dir)
     sim = Simulation(end=40.0)
     harness = Harness(settings, sim)
     done = in_place_write(sim, path, data.decode(), 5.0)
@@ -620,13 +626,7 @@ def test_the_read_made_while_a_file_was_whole_stands_in_for_it(
 ) -> None:
     """The same race in a sync that looks at every paper (a rescan): the held file's read
     from while it was whole is used, so its edit arrives at once and nothing is removed."""
-    path = export_dir / "Annotations.md"
-    anns = [a for a in KEYED if a.kind != "image"]
-    path.write_text(formats.better_notes(anns))
-    age(path)
-    edited = [replace(a, comment="edited in Zotero") if a.key == "RC4HW3AF" else a for a in anns]
-    data = formats.better_notes(edited).encode()
-    half = data[: data.index(b"\n\n", data.index(KEYED[1].key.encode())) + 1]
+    path, data, half = _export_and_its_edit_cut_at_a_paragraph(export_dir)
     sim = Simulation(end=20.0)
     harness = Harness(settings, sim)
     in_place_write(sim, path, data.decode(), 5.0)

@@ -5,8 +5,6 @@ commit, a lost state, a second computer: never a false conflict, never a stale s
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from obsync.sync import run_sync
 
 from . import formats
 from .formats import Ann
-from .helpers import age, note_path
+from .helpers import age, note_path, run_killed
 
 ROOT = Path(__file__).parent.parent
 STAMP_LINE = "obsync: "
@@ -36,14 +34,6 @@ def settings_for(export: Path, vault: Path) -> Settings:
 
 def no_conflicts(vault: Path) -> None:
     assert not list(vault.rglob("*conflict*")), [p.name for p in vault.rglob("*conflict*")]
-
-
-def run_killed(at: int, export: Path, vault: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.kill_at", str(at), "sync", "--export", str(export),
-         "--vault", str(vault)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 def test_a_kill_at_any_step_of_an_update_then_a_further_change_is_no_conflict(

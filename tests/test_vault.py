@@ -10,8 +10,6 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from obsync.scan import TEMP_PREFIX
 from obsync.sync import run_sync
 
 from . import formats
-from .helpers import age, note_path, sync_json
+from .helpers import age, note_path, run_killed, sync_json
 
 ROOT = Path(__file__).parent.parent
 
@@ -326,14 +324,6 @@ def settings(export_dir: Path, vault: Path) -> Settings:
 
 
 # -- kill -9 ---------------------------------------------------------------------------
-
-
-def run_killed(at: int, export: Path, vault: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.kill_at", str(at), "sync", "--export", str(export),
-         "--vault", str(vault)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 def test_kill_9_at_any_point_then_a_sync_gives_the_undisturbed_vault(tmp_path: Path) -> None:
