@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from library import generate
 
-from obsync.export import read_file
+from obsync.export.read import read_file
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from library import KEYLESS, change_one_comment, generate, keyless_paper, new_paper
 
-from obsync.config import resolve
-from obsync.export import ReadCache
-from obsync.sync import Report, run_sync
+from obsync.export.folder import ExportFolder
+from obsync.settings.config import resolve
+from obsync.sync import Report, Request, run_sync
 
 T = TypeVar("T")
 
@@ -143,7 +143,7 @@ def full_in_a_process(export: Path, vault: Path) -> tuple[float, float]:
 
 
 def obsync_command(command: str, export: Path, vault: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "obsync.cli", "-q", command, "--export", str(export),
+    return [sys.executable, "-m", "obsync", "-q", command, "--export", str(export),
             "--vault", str(vault), *extra]  # fmt: skip
 
 
@@ -216,28 +216,28 @@ def main() -> None:
     rows.append(("peak memory (RSS), cold `obsync sync`", f"{cold_peak:.0f} MB", "≤ 200 MB"))
 
     print("no-op resyncs ...", file=sys.stderr)
-    command = [sys.executable, "-m", "obsync.cli", "sync", "--export", str(export),
+    command = [sys.executable, "-m", "obsync", "sync", "--export", str(export),
                "--vault", str(vault)]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     fresh = time.perf_counter() - start
     rows.append(("no-op resync, `obsync sync` (new process, start-up included)",
                  f"{fresh:.2f} s", ""))  # fmt: skip
-    cache: ReadCache = {}
-    run_sync(settings, cache=cache)  # warm: what the daemon keeps between syncs
+    folder = ExportFolder(settings.export)  # what the daemon keeps between syncs
+    run_sync(settings, folder=folder)  # warm: what the daemon keeps between syncs
     # As the daemon syncs on an export change: without listing the vault's folders.
-    noop, report = timed(lambda: run_sync(settings, cache=cache, check_vault=False))
+    noop, report = timed(lambda: run_sync(settings, Request(list_vault=False), folder=folder))
     rows.append(("no-op resync, in process", f"{noop:.3f} s, {written(report)} written",
                  "≤ 0.5 s"))  # fmt: skip
-    listed, report = timed(lambda: run_sync(settings, cache=cache))
+    listed, report = timed(lambda: run_sync(settings, folder=folder))
     rows.append(("no-op resync, in process, vault folders listed (as `obsync sync`)",
                  f"{listed:.3f} s, {written(report)} written", ""))  # fmt: skip
-    full, report = timed(lambda: run_sync(settings, cache=cache, full=True))
+    full, report = timed(lambda: run_sync(settings, Request(full=True), folder=folder))
     rows.append(("no-op full resync (`--full`: every note read), in process",
                  f"{full:.1f} s, {written(report)} written", ""))  # fmt: skip
 
     change_one_comment(export, 3, "one-change")
-    one, report = timed(lambda: run_sync(settings, cache=cache, check_vault=False))
+    one, report = timed(lambda: run_sync(settings, Request(list_vault=False), folder=folder))
     rows.append(("one annotation changed, in process", f"{one:.3f} s, {written(report)} written",
                  "≤ 0.2 s, 1–2 written"))  # fmt: skip
 
@@ -247,14 +247,13 @@ def main() -> None:
     def share(notes: int) -> str:
         return f"≤ {0.5 + notes * per_note:.2f} s (0.5 s + {notes} notes' share of cold)"
 
-    fresh_cache: ReadCache = {}  # as `obsync sync`: nothing read before
     new_paper(export, exports, 300)
-    took, report = timed(lambda: run_sync(settings, cache=fresh_cache))
+    took, report = timed(lambda: run_sync(settings))
     rows.append(("a new paper exported (300 annotations), in process, vault names listed",
                  f"{took:.2f} s, {written(report)} written, {report.notes_read} notes read",
                  share(written(report))))  # fmt: skip
     keyless_paper(export, 100, edited="A comment added later.")
-    took, report = timed(lambda: run_sync(settings, cache={}))
+    took, report = timed(lambda: run_sync(settings))
     rows.append(("one comment changed in a paper exported without Zotero links, in process",
                  f"{took:.2f} s, {written(report)} written, {report.notes_read} notes read",
                  share(written(report))))  # fmt: skip

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import atheris
 
-from obsync import note
 from obsync.export import read_file
+from obsync.vault import note
 
 SUFFIXES = (".md", ".html")
 MARKER = "%% obsync: write your notes below this line %%"

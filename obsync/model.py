@@ -16,6 +16,27 @@ class AnnotationType(StrEnum):
     INK = "ink"
 
 
+class Kind(StrEnum):
+    """The two kinds of note obsync keeps, and the frontmatter property holding each one's
+    Zotero key: an annotation note (``annotation-key``), a literature note (``item-key``)."""
+
+    ANNOTATION = "annotation"
+    SOURCE = "source"
+
+    @property
+    def field(self) -> str:
+        return _FIELDS[self]
+
+    @classmethod
+    def of_field(cls, name: str) -> Kind | None:
+        """The kind whose key a frontmatter property holds, or None."""
+        return _KINDS.get(name)
+
+
+_FIELDS = {Kind.ANNOTATION: "annotation-key", Kind.SOURCE: "item-key"}
+_KINDS = {name: kind for kind, name in _FIELDS.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Library:
     """A Zotero library: the user's own (``group`` is None) or a group library."""
@@ -72,7 +93,6 @@ class Annotation:
     image: Path | None
     location: Location
     sort_index: tuple[int, float, float] = (0, 0.0, 0.0)
-    attachment_key: str = ""
 
     def richness(self) -> tuple[int, int, int, int, int]:
         """Orders copies of the same annotation: the richer copy wins."""

@@ -21,7 +21,10 @@ import pytest
 from pydantic import BaseModel
 
 from obsync.cli import main
-from obsync.config import Config
+from obsync.export.folder import NO_HOLD, ExportFolder, HoldThese, ReadCache, relative
+from obsync.export.merge import merge
+from obsync.model import ExportRead
+from obsync.settings.config import Config
 
 from .conftest import FIXTURES
 
@@ -125,3 +128,15 @@ def run_killed(at: int, export: Path, vault: Path) -> subprocess.CompletedProces
          "--vault", str(vault)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def read_folder(
+    root: Path, cache: ReadCache | None = None, hold: frozenset[Path] = frozenset()
+) -> ExportRead:
+    """Every export file below ``root``, read and merged as a sync of everything reads
+    them (through the one cached reader); files in ``hold`` stand in by their last read."""
+    folder = ExportFolder(root, {} if cache is None else cache)
+    listing = folder.list(HoldThese(hold) if hold else NO_HOLD)
+    reads = folder.read(listing, listing)
+    reads |= folder.cached(relative(path, root) for path in hold)
+    return merge(seen.read for seen in reads.values())

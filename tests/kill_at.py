@@ -31,9 +31,9 @@ def main() -> None:
 
     os.fsync = counted(os.fsync)
     os.replace = counted(os.replace)
-    import obsync.system  # before the modules that take exchange from it
+    import obsync.platform.system  # before the modules that take exchange from it
 
-    obsync.system.exchange = counted(obsync.system.exchange)
+    obsync.platform.system.exchange = counted(obsync.platform.system.exchange)
     atexit.register(lambda: print(f"steps={steps}", file=sys.stderr))
 
     from obsync.cli import main as obsync

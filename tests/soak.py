@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from obsync.scan import CONFLICT_SUFFIX, TEMP_PREFIX
+from obsync.vault.listing import CONFLICT_SUFFIX, TEMP_PREFIX
 
 from . import formats
 
@@ -338,7 +338,7 @@ class Daemon:
         with self.log_path.open("ab") as log:
             self.began = log.tell()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "obsync.cli", "run", "--config", str(self.config)],
+                [sys.executable, "-m", "obsync", "run", "--config", str(self.config)],
                 env=self.env, stdout=log, stderr=log,
             )  # fmt: skip
         self.wait_ready()
@@ -581,7 +581,7 @@ class Soak:
 
     def full_sync(self) -> dict[str, object]:
         done = subprocess.run(
-            [sys.executable, "-m", "obsync.cli", "sync", "--full", "--json",
+            [sys.executable, "-m", "obsync", "sync", "--full", "--json",
              "--config", str(self.config)],
             env=self.env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip

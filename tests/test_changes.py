@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from obsync.config import Settings, resolve
-from obsync.plan import describe
-from obsync.state import Commit, StateStore
-from obsync.sync import Report, run_sync
+from obsync.settings.config import Settings, resolve
+from obsync.sync import Report, Request, run_sync
+from obsync.sync.report import describe
+from obsync.sync.state import Commit, StateStore
 
 from . import formats
 from .formats import Ann
@@ -43,7 +43,7 @@ def synced(settings: Settings, export_dir: Path) -> Settings:
 
 def full_sync_agrees(settings: Settings) -> None:
     """A sync of everything would write nothing: the narrow sync missed nothing."""
-    plan = run_sync(settings, dry_run=True, full=True).plan
+    plan = run_sync(settings, Request(dry_run=True, full=True)).plan
     assert not plan.writes and not plan.copies, list(describe(plan))
 
 
@@ -54,7 +54,7 @@ def changed_files(before: dict[str, tuple[bytes, int]], vault: Path) -> set[str]
 
 def test_nothing_changed_in_the_export_is_nothing_to_do(synced: Settings, vault: Path) -> None:
     before = tree(vault)
-    report = run_sync(synced, check_vault=False)
+    report = run_sync(synced, Request(list_vault=False))
     assert report.scope == "nothing" and report.applied is not None
     assert report.applied.written == [] and tree(vault) == before
     assert report.summary() == "nothing changed in the export since the last sync"
@@ -65,7 +65,7 @@ def test_one_changed_annotation_writes_its_note_and_nothing_else(
 ) -> None:
     before = tree(vault)
     write(export_dir, "one.md", [replace(ONE[0], comment="new thought"), *ONE[1:]], "First paper")
-    report = run_sync(synced, check_vault=False)
+    report = run_sync(synced, Request(list_vault=False))
     assert report.scope == "changed"
     assert report.export.files_read == 1  # the other paper's file was not read
     assert report.plan.annotations.updated == 1 and report.plan.annotations.unchanged == 2
@@ -80,7 +80,7 @@ def test_a_changed_colour_rewrites_the_literature_note_line_too(
 ) -> None:
     before = tree(vault)
     write(export_dir, "one.md", [replace(ONE[0], color="#ff6666"), *ONE[1:]], "First paper")
-    run_sync(synced, check_vault=False)
+    run_sync(synced, Request(list_vault=False))
     literature = vault / "Zotero/Sources/First paper.md"
     assert changed_files(before, vault) == {
         str(note_path(vault, "ONE00000").relative_to(vault)),
@@ -94,7 +94,7 @@ def test_an_annotation_removed_in_zotero_is_marked_removed(
     synced: Settings, export_dir: Path, vault: Path
 ) -> None:
     write(export_dir, "one.md", ONE[1:], "First paper")
-    report = run_sync(synced, check_vault=False)
+    report = run_sync(synced, Request(list_vault=False))
     assert report.scope == "changed" and report.plan.annotations.removed == 1
     assert "annotation-status: removed" in note_path(vault, "ONE00000").read_text()
     full_sync_agrees(synced)
@@ -106,7 +106,7 @@ def test_an_annotation_moved_to_another_paper_leaves_the_first_papers_note(
     moved = replace(ONE[0], parent="PAPER222")
     write(export_dir, "one.md", ONE[1:], "First paper")
     write(export_dir, "two.md", [*TWO, moved], "Second paper")
-    assert run_sync(synced, check_vault=False).scope == "changed"
+    assert run_sync(synced, Request(list_vault=False)).scope == "changed"
     assert "ONE00000" not in (vault / "Zotero/Sources/First paper.md").read_text()
     assert "ONE00000" in (vault / "Zotero/Sources/Second paper.md").read_text()
     full_sync_agrees(synced)
@@ -117,7 +117,7 @@ def test_a_deleted_export_file_marks_nothing_removed(
 ) -> None:
     before = tree(vault)
     (export_dir / "one.md").unlink()
-    report = run_sync(synced, check_vault=False)
+    report = run_sync(synced, Request(list_vault=False))
     assert report.scope == "changed" and report.plan.annotations.removed == 0
     assert tree(vault) == before
     full_sync_agrees(synced)
@@ -163,7 +163,7 @@ def test_a_note_moved_by_the_user_is_found_by_key_and_its_links_mended(
     moved.parent.mkdir()
     note_path(vault, "ONE00000").rename(moved)
     write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
-    report = run_sync(synced, check_vault=check_vault)
+    report = run_sync(synced, Request(list_vault=check_vault))
     assert report.scope == "changed"
     assert "upstream" in moved.read_text()
     assert "[[Favourite|" in (vault / "Zotero/Sources/First paper.md").read_text()
@@ -178,7 +178,7 @@ def test_a_new_paper_reads_no_note(
     like it is read (another computer's literature note of the paper?), no other."""
     (vault / "Zotero" / "Third.md").write_text("the user's own note named like the paper")
     write(export_dir, "three.md", [Ann("THREE000", text="New", parent="PAPER333")], "Third")
-    report = run_sync(synced, check_vault=check_vault)
+    report = run_sync(synced, Request(list_vault=check_vault))
     assert report.scope == "changed" and report.plan.sources.created == 1
     assert report.export.files_read == 1 and report.notes_read == 1
     assert (vault / "Zotero/Sources/Third (PAPER333).md").exists()
@@ -304,13 +304,13 @@ def test_a_note_moved_while_the_vault_is_walked_is_found_by_key(
 ) -> None:
     """Moved from a folder not yet walked into one already walked: looked for by key
     before it counts as deleted, so the next ordinary syncs keep it up to date."""
-    import obsync.scan
+    import obsync.vault.listing
 
     walked_first = vault / "A folder"
     walked_first.mkdir()
     note = note_path(vault, "ONE00000")
     moved = walked_first / note.name
-    real = obsync.scan._folders
+    real = obsync.vault.listing._folders
 
     def walk_with_a_move(root: Path):  # type: ignore[no-untyped-def]
         for folder, dirs, files in real(root):
@@ -318,12 +318,12 @@ def test_a_note_moved_while_the_vault_is_walked_is_found_by_key(
                 note.rename(moved)
             yield folder, dirs, files
 
-    monkeypatch.setattr(obsync.scan, "_folders", walk_with_a_move)
-    report = run_sync(synced, full=True)
+    monkeypatch.setattr(obsync.vault.listing, "_folders", walk_with_a_move)
+    report = run_sync(synced, Request(full=True))
     monkeypatch.undo()
     assert report.plan.annotations.deleted == 0
     write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
-    run_sync(synced, check_vault=False)
+    run_sync(synced, Request(list_vault=False))
     assert "upstream" in moved.read_text()
 
 
@@ -331,7 +331,7 @@ def test_full_with_nothing_to_do_reads_each_note_once_and_writes_nothing(
     synced: Settings, vault: Path
 ) -> None:
     before = tree(vault)
-    report = run_sync(synced, full=True)
+    report = run_sync(synced, Request(full=True))
     notes = [p for p in vault.rglob("*.md")]
     assert report.scope == "all" and report.notes_read == len(notes) == 8
     assert report.applied is not None and report.applied.written == [] and tree(vault) == before

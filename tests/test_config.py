@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from obsync.cli import main
-from obsync.config import Config, load_config_file, resolve
 from obsync.errors import ObsyncError
+from obsync.settings.config import Config, load_config_file, resolve
 
 ROOT = Path(__file__).parent.parent
 
@@ -155,12 +155,12 @@ def test_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unexpected_error_exit_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import obsync.sync
+    import obsync.cli.sync
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(obsync.sync, "run_sync", boom)
+    monkeypatch.setattr(obsync.cli.sync, "run_sync", boom)
     (tmp_path / "e").mkdir()
     assert main(["sync", "--export", str(tmp_path / "e"), "--vault", str(tmp_path / "v")]) == 3
     assert "unexpected error" in capsys.readouterr().err

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from obsync.config import Settings, resolve
-from obsync.daemon import Daemon
-from obsync.export import read_folder
-from obsync.notify import Notifier
-from obsync.sync import Report, run_sync
-from obsync.watch import Change
+from obsync.daemon.loop import Daemon
+from obsync.daemon.notify import Notifier
+from obsync.daemon.watch import Change
+from obsync.settings.config import Settings, resolve
+from obsync.sync import Report, Request, run_sync
+from obsync.sync.scope import ORDINARY
+from tests.helpers import read_folder
 
 from . import formats
 from .helpers import age, note_path
@@ -140,13 +141,16 @@ class Harness:
         self.starts += 1
         return FakeSource(lambda: self.alive())
 
-    def sync(self, settings: Settings, **options: Any) -> Report:
+    def sync(self, settings: Settings, request: Request = ORDINARY, **options: Any) -> Report:
+        if "full" in options:  # a test's sync asks for everything
+            request = replace(request, full=options.pop("full"))
         if self.fail_sync(len(self.reports)):
             self.reports.append(None)  # type: ignore[arg-type]
             raise OSError(28, "No space left on device")
-        report = run_sync(settings, **options)
+        report = run_sync(settings, request, **options)
         self.reports.append(report)
-        self.options.append(options | {"watching": self.starts > 0})
+        asked = {"full": request.full, "check_vault": request.list_vault}
+        self.options.append(options | asked | {"watching": self.starts > 0})
         return report
 
     def run(self) -> int:
@@ -410,12 +414,12 @@ def test_a_long_sync_keeps_systemds_watchdog_fed(settings: Settings, export_dir:
     harness = Harness(settings, sim, watchdog_interval=1.0)
     plain_sync = harness.sync
 
-    def slow_sync(settings: Settings, **options: Any) -> Report:
+    def slow_sync(settings: Settings, *args: Any, **options: Any) -> Report:
         if harness.syncs == 1:  # the sync after the export changed takes 30 s of writes
             for _ in range(30):
                 sim.now += 1.0
                 assert options["stop"]() is False
-        return plain_sync(settings, **options)
+        return plain_sync(settings, *args, **options)
 
     harness.daemon.sync = slow_sync
     sim.at(5.0, lambda: [sim.write(export_dir / "Paper.md", formats.better_notes(KEYED).encode())])
@@ -469,8 +473,8 @@ class VersionLog:
         self.seen: list[tuple[float, dict[str, int]]] = []
         plain_sync = harness.sync
 
-        def sync(settings: Settings, **options: Any) -> Report:
-            report = plain_sync(settings, **options)
+        def sync(settings: Settings, *args: Any, **options: Any) -> Report:
+            report = plain_sync(settings, *args, **options)
             shown = {}
             for key, text in notes(settings).items():
                 found = re.search(r"edit (\d+) done", text)
@@ -605,11 +609,11 @@ def test_a_write_begun_as_the_sync_starts_is_not_read_half_written(
     plain_sync = harness.sync
     raced = []
 
-    def racing_sync(settings: Settings, **options: Any) -> Report:
-        if path in harness.daemon.whole and not raced:  # Zotero starts writing again
+    def racing_sync(settings: Settings, *args: Any, **options: Any) -> Report:
+        if path in harness.daemon.whole.stamps and not raced:  # Zotero starts writing again
             raced.append(sim.now)
             sim.write(path, half)
-        return plain_sync(settings, **options)
+        return plain_sync(settings, *args, **options)
 
     harness.daemon.sync = racing_sync
     in_place_write(sim, path, data.decode(), done + 5.0)  # that write, finished
@@ -632,11 +636,11 @@ def test_the_read_made_while_a_file_was_whole_stands_in_for_it(
     in_place_write(sim, path, data.decode(), 5.0)
     plain_sync = harness.sync
 
-    def racing_sync(settings: Settings, **options: Any) -> Report:
-        if path in harness.daemon.whole:
+    def racing_sync(settings: Settings, *args: Any, **options: Any) -> Report:
+        if path in harness.daemon.whole.stamps:
             sim.write(path, half)
-            return plain_sync(settings, **options | {"full": True})
-        return plain_sync(settings, **options)
+            return plain_sync(settings, *args, **options | {"full": True})
+        return plain_sync(settings, *args, **options)
 
     harness.daemon.sync = racing_sync
     assert harness.run() == 0
@@ -664,11 +668,11 @@ def test_a_file_a_writer_starts_on_during_a_sync_is_held_back(
     sim.at(5.0, better_notes_write(sim, export_dir / "Other.md", formats.better_notes([other])))
     plain_sync = harness.sync
 
-    def racing_sync(settings: Settings, **options: Any) -> Report:
+    def racing_sync(settings: Settings, *args: Any, **options: Any) -> Report:
         if harness.syncs == 1:
             sim.write(path, half)
-            return plain_sync(settings, **options | {"full": True})
-        return plain_sync(settings, **options)
+            return plain_sync(settings, *args, **options | {"full": True})
+        return plain_sync(settings, *args, **options)
 
     harness.daemon.sync = racing_sync
     assert harness.run() == 0

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obsync.export import better_notes, read_file, read_folder
+from obsync.export.formats import better_notes
+from obsync.export.read import read_file
 from obsync.model import Annotation, AnnotationType
+from tests.helpers import read_folder
 
 from .conftest import FIXTURES
 

@@ -7,7 +7,7 @@ from urllib.parse import quote, unquote
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from obsync.export.common import percent_decode
+from obsync.export.text import percent_decode
 
 # Text made of what percent-encoded JSON holds: escapes, upper and lower case, stray `%`.
 _PIECES = st.sampled_from(["%", "%2", "%25", "%22", "%3a", "%3A", "%E4", "%B8", "%AD", "a", " "])

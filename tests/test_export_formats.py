@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obsync.export import note_html, read_file, read_folder, zotero_markdown
+from obsync.export.formats import note_html, zotero_markdown
+from obsync.export.read import read_file
 from obsync.model import Annotation, AnnotationType
+from tests.helpers import read_folder
 
 from . import formats
 from .conftest import FIXTURES

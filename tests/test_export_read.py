@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import obsync.export as export
-from obsync.export import read_folder
-from obsync.system import can_fork_reader
+import obsync.export.read as export
+from obsync.platform.system import can_fork_reader
+from tests.helpers import read_folder
 
 from . import formats
 from .helpers import age
@@ -77,7 +77,7 @@ def test_a_child_that_dies_leaves_its_half_to_this_process(
 CHILD_WAITS = """
 import os, sys, time
 from pathlib import Path
-import obsync.export as export
+import obsync.export.read as export
 
 parent, real = os.getpid(), export._read_here
 

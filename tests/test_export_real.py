@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from obsync.export import FileRead, read_file
-from obsync.export.common import visible_keys
+from obsync.export.read import FileRead, read_file
+from obsync.export.text import visible_keys
 
 from .conftest import FIXTURES
 
@@ -123,7 +123,7 @@ def test_no_key_is_ever_dropped_silently(
 
 import shutil  # noqa: E402
 
-from obsync.names import safe_stem  # noqa: E402
+from obsync.vault.names import safe_stem  # noqa: E402
 
 from .helpers import age, sync_json, tree  # noqa: E402
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obsync import note
-from obsync.export import read_file
+from obsync.export.read import read_file
 from obsync.model import InputError
+from obsync.vault import note
 
 from .helpers import time_limit
 

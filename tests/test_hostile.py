@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
-from obsync.config import DEFAULT_MARKER
+from obsync.settings.config import DEFAULT_MARKER
 
 from . import formats as F
 from .conftest import FIXTURES

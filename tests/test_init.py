@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from obsync.cli import main
-from obsync.config import Config, default_config_path, load_config_file
-from obsync.init_config import config_text
+from obsync.settings.config import Config, default_config_path, load_config_file
+from obsync.settings.starter import config_text
 
 from .helpers import config_keys
 

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obsync.names import MAX_BYTES, safe_stem
+from obsync.vault.names import MAX_BYTES, safe_stem
 
 
 def test_examples() -> None:

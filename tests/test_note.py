@@ -6,8 +6,8 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from obsync import note
-from obsync.config import DEFAULT_MARKER as MARKER
+from obsync.settings.config import DEFAULT_MARKER as MARKER
+from obsync.vault import note
 
 HEAD = "---\nannotation-key: ABCD2345\ntags:\n  - zotero/yellow\n---\n> quoted\n\n"
 

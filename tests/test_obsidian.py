@@ -24,7 +24,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obsync.config import resolve as resolve_settings
+from obsync.settings.config import resolve as resolve_settings
 from obsync.sync import run_sync
 
 from .formats import Ann, better_notes

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from obsync.config import Settings, resolve
-from obsync.obsidian_base import META, THIS_PAPER, base_path, base_text
-from obsync.state import StateStore
-from obsync.sync import run_sync
+from obsync.settings.config import Settings, resolve
+from obsync.sync import Request, run_sync
+from obsync.sync.state import StateStore
+from obsync.vault.base import META, THIS_PAPER, base_path, base_text
 
 from .helpers import age
 
@@ -85,7 +85,7 @@ def test_the_first_sync_writes_it(settings: Settings) -> None:
 
 
 def test_a_dry_run_writes_no_base(settings: Settings) -> None:
-    run_sync(settings, dry_run=True)
+    run_sync(settings, Request(dry_run=True))
     assert not the_base(settings).exists()
 
 
@@ -96,15 +96,15 @@ def test_it_is_never_rewritten(settings: Settings) -> None:
     base.write_text(changed)
     stamp = base.stat().st_mtime_ns
     run_sync(settings)
-    run_sync(settings, full=True)
+    run_sync(settings, Request(full=True))
     assert base.read_text() == changed and base.stat().st_mtime_ns == stamp
 
 
 def test_a_deleted_base_is_not_written_again(settings: Settings) -> None:
     run_sync(settings)
     the_base(settings).unlink()
-    run_sync(settings, full=True)
-    run_sync(settings, restore_deleted=True)  # restores notes, not the Base
+    run_sync(settings, Request(full=True))
+    run_sync(settings, Request(restore_deleted=True))  # restores notes, not the Base
     assert not the_base(settings).exists()
 
 

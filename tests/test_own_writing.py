@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from obsync.config import Settings, resolve
-from obsync.sync import run_sync
+from obsync.settings.config import Settings, resolve
+from obsync.sync import Request, run_sync
 
 from . import formats
 from .formats import Ann
@@ -60,7 +60,7 @@ def test_a_kill_at_any_step_of_an_update_then_a_further_change_is_no_conflict(
         vault = tmp_path / f"vault-{at}"
         shutil.copytree(base, vault)
         write(export, first)
-        run_sync(settings_for(export, vault), full=True)  # its own state, synced as base
+        run_sync(settings_for(export, vault), Request(full=True))  # its own state, synced as base
         write(export, second)
         killed = run_killed(at, export, vault)
         assert killed.returncode == -9, (at, killed.stderr)
@@ -179,7 +179,7 @@ def test_a_note_without_a_stamp_gets_one_when_it_is_obsyncs(
     path.write_text(unstamped)
     if lost:
         settings.state_file.unlink()
-    run_sync(settings, full=True)
+    run_sync(settings, Request(full=True))
     assert path.read_text() != unstamped
     assert any(line.startswith(STAMP_LINE) for line in path.read_text().splitlines())
 

@@ -1,4 +1,4 @@
-"""The plan in parts (plan_parts) decides exactly what one plan over everything decides."""
+"""The plan in batches (sync/batches.py) decides exactly what one plan over everything decides."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from obsync.config import Settings, resolve
-from obsync.export import read_folder
-from obsync.plan import Plan, combine, make_plan, plan_parts
-from obsync.scan import scan
-from obsync.state import StateStore
-from obsync.sync import run_sync
+from obsync.model import ExportRead
+from obsync.settings.config import Settings, resolve
+from obsync.sync import Request, run_sync
+from obsync.sync.batches import InBatches, batches
+from obsync.sync.plan import Plan, Seen, combine, make_plan
+from obsync.sync.state import Snapshot, StateStore
+from obsync.vault.listing import list_names
+from obsync.vault.read import Notes, read_keyed
+from tests.helpers import read_folder
 
 from . import formats
 from .formats import Ann
@@ -36,11 +39,28 @@ def write(export: Path, paper: str, anns: list[Ann], title: str) -> None:
     age(path)
 
 
+def seen(settings: Settings) -> Seen:
+    """Every note of the vault, read, and every name: the vault as a plan sees it."""
+    names = list_names(settings.vault)
+    notes = Notes()
+    read_keyed(settings.vault, names.paths, notes)
+    return Seen(notes, frozenset(names.stems))
+
+
+def in_batches(read: ExportRead, state: Snapshot, settings: Settings, size: int) -> Plan:
+    vault = seen(settings)
+    found = {key: f.path for key, f in vault.notes.sources.items()}
+    planner = InBatches.start(
+        read, settings, found=found, taken=set(vault.taken), same_images=set()
+    )
+    return combine([planner.plan(batch, vault.notes) for batch in batches(read, state, size)])
+
+
 def both_ways(settings: Settings) -> tuple[Plan, Plan]:
     read = read_folder(settings.export)
     state = StateStore(settings.state_file).load()
-    whole = make_plan(read, scan(settings.vault), state, settings)
-    parts = combine(list(plan_parts(read, scan(settings.vault), state, settings, papers=1)))
+    whole = make_plan(read, seen(settings), state, settings)
+    parts = in_batches(read, state, settings, 1)
     return whole, parts
 
 
@@ -74,7 +94,7 @@ def test_a_later_sync_in_parts_decides_as_one_plan(
 ) -> None:
     for paper in PAPERS:
         write(export_dir, paper, annotations(paper, 3), f"Paper {paper}")
-    run_sync(settings, full=True)
+    run_sync(settings, Request(full=True))
     # An annotation moves between papers, one is removed, a paper's export is gone, a new
     # paper shares a title, the user deletes one note and edits another.
     moved = replace(annotations(PAPERS[0], 3)[0], parent=PAPERS[4])
@@ -107,7 +127,7 @@ def test_parts_of_any_size_decide_as_one_plan(
     for paper, title in zip(PAPERS, titles, strict=False):
         write(root / "export", paper, annotations(paper), title)
     read = read_folder(settings.export)
-    whole = make_plan(read, scan(settings.vault), StateStore(settings.state_file).load(), settings)
     state = StateStore(settings.state_file).load()
-    parts = combine(list(plan_parts(read, scan(settings.vault), state, settings, papers=size)))
+    whole = make_plan(read, seen(settings), state, settings)
+    parts = in_batches(read, state, settings, size)
     same_decisions(whole, parts)

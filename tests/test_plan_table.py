@@ -12,11 +12,12 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from obsync.config import DEFAULT_MARKER, Settings
 from obsync.model import Annotation, AnnotationType, ExportRead, Library, Location, SourceInfo
-from obsync.plan import Action, Plan, make_plan, plan_parts
-from obsync.scan import Found, VaultIndex, frontmatter_key
-from obsync.state import Snapshot
+from obsync.settings.config import DEFAULT_MARKER, Settings
+from obsync.sync.batches import InBatches, batches
+from obsync.sync.plan import Action, Plan, Seen, make_plan
+from obsync.sync.state import Snapshot
+from obsync.vault.read import Found, Notes, frontmatter_key
 
 EXPORT = Path("/memory/export")
 FILE = EXPORT / "paper.md"
@@ -52,15 +53,15 @@ def export(*annotations: Annotation, files: tuple[Path, ...] = (FILE,)) -> Expor
     return ExportRead(annotations=annotations, files=files)
 
 
-def index(vault: Vault) -> VaultIndex:
-    """The vault's notes by key, as the vault module finds them."""
-    found = VaultIndex()
+def index(vault: Vault, names: Vault | None = None) -> Seen:
+    """The vault's notes by key, as the vault's reader finds them, and the names of
+    ``names`` (default: the same notes') as taken."""
+    found = Notes()
     for path, text in vault.items():
         key = frontmatter_key(text)
         if key is not None:
-            found.add(key[0], key[1], Found(path, text))
-        found.stems.add(path.stem.casefold())
-    return found
+            found.add(*key, Found(path, text))
+    return Seen(found, frozenset(p.stem.casefold() for p in (vault if names is None else names)))
 
 
 def plan(read: ExportRead, vault: Vault, state: Snapshot, *, restore: bool = False) -> Plan:
@@ -255,8 +256,7 @@ def narrowed(read: ExportRead, vault: Vault, state: Snapshot, papers: set[str]) 
         if (r.kind == "source" and r.key in papers) or r.source_key in papers or r.key in keys
     }  # fmt: skip
     paths = {PurePosixPath(r.path) for r in records.values() if r.path}
-    notes = index({p: t for p, t in vault.items() if p in paths})
-    notes.stems |= {p.stem.casefold() for p in vault}
+    notes = index({p: t for p, t in vault.items() if p in paths}, vault)
     narrow = replace(read, annotations=tuple(a for a in read.annotations if a.source.key in papers))
     return make_plan(narrow, notes, Snapshot(records, {}), SETTINGS)
 
@@ -286,5 +286,8 @@ def test_a_narrow_scopes_plan_is_those_papers_plan_in_the_widest(
     assert set(narrow.writes) == {w for w in whole.writes if (w.kind, w.key) in in_scope}
     assert set(narrow.records) == {r for r in whole.records if (r.kind, r.key) in in_scope}
     # And in parts of any size, the same as one plan.
-    parts = list(plan_parts(read, index(vault), state, SETTINGS, papers=1))
+    seen = index(vault)
+    found = {key: f.path for key, f in seen.notes.sources.items()}
+    planner = InBatches.start(read, SETTINGS, found=found, taken=set(seen.taken), same_images=set())
+    parts = [planner.plan(batch, seen.notes) for batch in batches(read, state, 1)]
     assert {w for p in parts for w in p.writes} == set(whole.writes)

@@ -7,9 +7,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obsync import note, render
-from obsync.config import DEFAULT_MARKER as MARKER
 from obsync.model import Annotation, AnnotationType, Library, Location, SourceInfo
+from obsync.settings.config import DEFAULT_MARKER as MARKER
+from obsync.vault import note, render
 
 SOURCE = SourceInfo(
     "7UKARWPR", Library(), "A Survey of Large Language Models", 3, "Zhao et al., 2023"

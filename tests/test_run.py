@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from obsync.notify import Notifier
+from obsync.daemon.notify import Notifier
 
 from . import formats
 
@@ -114,7 +114,7 @@ def test_watchdog_interval_is_half_of_systemds() -> None:
 
 
 def obsync(*args: str) -> list[str]:
-    return [sys.executable, "-m", "obsync.cli", *args]
+    return [sys.executable, "-m", "obsync", *args]
 
 
 def test_obsync_run_end_to_end(

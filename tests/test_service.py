@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from obsync import service
 from obsync.cli import main
 from obsync.errors import ObsyncError
-from obsync.service import Host, Ran
+from obsync.platform import service
+from obsync.platform.service import Host, Ran
 
 from .test_systemd import UNITS, options
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import obsync.vault
-from obsync.config import resolve
+import obsync.vault.write
+from obsync.settings.config import resolve
 from obsync.sync import run_sync
 
 from . import formats
@@ -94,7 +94,7 @@ def test_a_save_between_the_last_check_and_the_rename_is_kept(
     run_sync(settings)
     paper.write_text(formats.better_notes(comment_version(2)))
     note = next(vault.rglob("FIRST222.md"))
-    real_exchange = obsync.vault.exchange
+    real_exchange = obsync.vault.write.exchange
     saved = []
 
     def user_saves_first(a: Path, b: Path) -> bool:
@@ -106,7 +106,7 @@ def test_a_save_between_the_last_check_and_the_rename_is_kept(
 
     if not real_exchange(note, note):  # swapping a file with itself: is there a swap here?
         pytest.skip("no atomic swap on this system: the note is replaced after the last look")
-    monkeypatch.setattr(obsync.vault, "exchange", user_saves_first)
+    monkeypatch.setattr(obsync.vault.write, "exchange", user_saves_first)
     report = run_sync(settings)
     assert saved and "a line of mine" in note.read_text()
     assert [why for _, why in report.applied.skipped] == ["changed as it was written"]  # type: ignore[union-attr]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from obsync.cli import main
-from obsync.config import resolve_state
-from obsync.lock import exclusive, holder
+from obsync.platform.lock import exclusive, holder
+from obsync.settings.config import resolve_state
 
 from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json

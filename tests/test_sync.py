@@ -10,7 +10,7 @@ import frontmatter
 import pytest
 
 from obsync.cli import main
-from obsync.config import DEFAULT_MARKER as MARKER
+from obsync.settings.config import DEFAULT_MARKER as MARKER
 
 from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json, tree
@@ -400,9 +400,9 @@ def test_a_full_sync_cut_short_leaves_nothing_to_mistake(
     """A full sync writes a part at a time and remembers each part at once: stopped
     (SIGTERM) or crashed in its second part, the notes it wrote are obsync's, not taken
     for the user's when Zotero changes them next."""
-    from obsync.config import resolve
-    from obsync.plan import PAPERS_PER_PART
-    from obsync.sync import run_sync
+    from obsync.settings.config import resolve
+    from obsync.sync import Request, run_sync
+    from obsync.sync.batches import PAPERS_PER_BATCH as PAPERS_PER_PART
 
     from .test_templates import many_papers
 
@@ -438,7 +438,7 @@ def test_a_full_sync_cut_short_leaves_nothing_to_mistake(
     assert len(list((vault / "Zotero" / "Annotations").rglob("*.md"))) == papers
     assert not list(vault.rglob("*conflict*"))
     before = tree(vault)
-    again = run_sync(settings, full=True)
+    again = run_sync(settings, Request(full=True))
     assert again.applied is not None and again.applied.written == [] and tree(vault) == before
 
 
@@ -447,13 +447,13 @@ def test_a_stop_asked_once_everything_is_written_leaves_a_complete_sync(
 ) -> None:
     """SIGTERM as the daemon's last part is done: nothing is left, so the next start is
     not a full sync."""
-    from obsync.config import resolve
-    from obsync.sync import run_sync
+    from obsync.settings.config import resolve
+    from obsync.sync import Request, run_sync
 
     copy_fixture(export_dir)
     settings = resolve(config_path=None, export=export_dir, vault=vault)
     run_sync(settings)
-    report = run_sync(settings, full=True, stop=lambda: True)  # nothing to write
+    report = run_sync(settings, Request(full=True), stop=lambda: True)  # nothing to write
     assert report.applied is not None and not report.applied.skipped
     assert run_sync(settings).scope != "all"  # what changed only, not everything
 

@@ -17,13 +17,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from obsync import note
 from obsync.cli import main
-from obsync.config import DEFAULT_MARKER as MARKER
-from obsync.config import resolve
-from obsync.plan import describe
-from obsync.scan import CONFLICT_SUFFIX
-from obsync.sync import run_sync
+from obsync.settings.config import DEFAULT_MARKER as MARKER
+from obsync.settings.config import resolve
+from obsync.sync import Request, run_sync
+from obsync.sync.report import describe
+from obsync.vault import note
+from obsync.vault.listing import CONFLICT_SUFFIX
 
 from .formats import Ann, better_notes
 from .helpers import tree
@@ -172,7 +172,7 @@ class SyncMachine(RuleBasedStateMachine):
         assert tree(self.vault) == before, "a second sync wrote something"
         # Syncing only what changed left the vault as a sync of everything would.
         settings = resolve(config_path=None, export=self.export, vault=self.vault)
-        whole = run_sync(settings, dry_run=True, full=True).plan
+        whole = run_sync(settings, Request(dry_run=True, full=True)).plan
         assert not whole.writes and not whole.copies, list(describe(whole))
         self.synced_once |= set(self.live())
 

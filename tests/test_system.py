@@ -12,13 +12,13 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-import obsync.export as export
-import obsync.vault as vault_module
-from obsync import system
-from obsync.config import resolve
-from obsync.notify import Notifier
-from obsync.sync import run_sync
-from obsync.system import F_FULLFSYNC, make_durable, places
+import obsync.export.read as export
+import obsync.vault.write as vault_module
+from obsync.daemon.notify import Notifier
+from obsync.platform import system
+from obsync.platform.system import F_FULLFSYNC, make_durable, places
+from obsync.settings.config import resolve
+from obsync.sync import Request, run_sync
 
 # -- durability ----------------------------------------------------------------------------
 from .helpers import copy_fixture
@@ -158,7 +158,7 @@ def test_the_watcher_uses_the_platforms_observer(tmp_path: Path) -> None:
 
     from watchdog.observers import Observer
 
-    from obsync.watch import WatchdogSource
+    from obsync.daemon.watch import WatchdogSource
 
     source = WatchdogSource(tmp_path, queue.Queue())
     source.start()
@@ -191,7 +191,7 @@ def test_macos_places_are_in_the_library() -> None:
 
 
 def test_the_config_and_state_defaults_use_the_places() -> None:
-    from obsync.config import default_config_path, default_state_dir
+    from obsync.settings.config import default_config_path, default_state_dir
 
     mac = {"HOME": "/Users/me"}
     assert default_config_path(mac, "darwin") == Path(
@@ -230,6 +230,6 @@ def test_without_a_swap_the_new_version_replaces_the_note(
     text = (export / "current.md").read_text().replace("This is my comment", "Edited")
     (export / "current.md").write_text(text)
     monkeypatch.setattr(vault_module, "exchange", lambda a, b: False)
-    report = run_sync(settings, full=True)
+    report = run_sync(settings, Request(full=True))
     assert report.plan.annotations.updated == 1 and report.applied is not None
     assert not report.applied.skipped

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from obsync import note, render
 from obsync.cli import main
-from obsync.config import DEFAULT_MARKER as MARKER
-from obsync.plan import PAPERS_PER_PART
+from obsync.settings.config import DEFAULT_MARKER as MARKER
+from obsync.sync.batches import PAPERS_PER_BATCH as PAPERS_PER_PART
+from obsync.vault import note, render
 
 from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json, tree

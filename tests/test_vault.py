@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import obsync.vault as vault_module
-from obsync.config import Settings, resolve
-from obsync.scan import TEMP_PREFIX
-from obsync.sync import run_sync
+import obsync.vault.write as vault_module
+from obsync.settings.config import Settings, resolve
+from obsync.sync import Request, run_sync
+from obsync.vault.listing import TEMP_PREFIX
 
 from . import formats
 from .helpers import age, note_path, run_killed, sync_json
@@ -122,7 +122,7 @@ def test_a_hard_linked_note_is_not_written_through(
 def test_a_note_path_through_dot_dot_is_refused(tmp_path: Path, vault: Path) -> None:
     from pathlib import PurePosixPath
 
-    from obsync.vault import UnsafePath, _safe_target
+    from obsync.vault.write import UnsafePath, _safe_target
 
     for bad in ("../x.md", "/etc/x.md", "a/../../x.md", ""):
         with pytest.raises(UnsafePath):
@@ -353,12 +353,12 @@ def test_a_note_the_user_saves_while_its_write_is_staged_is_not_replaced(
     export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Writes are renamed into place in batches: each note is checked again just before."""
-    from obsync.vault import apply
+    from obsync.vault.write import apply
 
     paper = copy_fixture_paper(export_dir)
     sync_json(capsys, export_dir, vault)
     paper.write_text(paper.read_text().replace("2023", "2024"))  # every note changes
-    report = run_sync(settings_for(export_dir, vault), dry_run=True)
+    report = run_sync(settings_for(export_dir, vault), Request(dry_run=True))
     first, *rest = report.plan.writes
     assert rest
     target = vault / first.path

@@ -19,7 +19,7 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
-from obsync.watch import (
+from obsync.daemon.watch import (
     GRACE,
     RESCAN,
     Batch,

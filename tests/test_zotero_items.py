@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obsync.export.better_notes import read_text
+from obsync.export.formats.better_notes import read_text
 from obsync.model import AnnotationType
 from obsync.zotero.items import TITLE_FROM_API, convert, origin
 from tests.conftest import FIXTURES
@@ -36,7 +36,7 @@ def test_the_api_gives_what_the_export_gives_for_the_same_annotation() -> None:
     assert converted is not None
     assert converted.source.title_rank == TITLE_FROM_API > from_export.source.title_rank
     same = ("key", "keyed", "type", "text", "comment", "color", "page_label", "zotero_link",
-            "citation", "sort_index", "attachment_key")  # fmt: skip
+            "citation", "sort_index")  # fmt: skip
     for name in same:
         assert getattr(converted, name) == getattr(from_export, name), name
     assert converted.source == replace(

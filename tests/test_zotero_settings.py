@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from obsync.cli import main
-from obsync.config import resolve
+from obsync.settings.config import resolve
 from obsync.zotero.settings import KEY_ENV, Secret
 from tests.zotero_server import KEY, FakeZotero, annotation, attachment, paper, serve
 from tests.zotero_setup import write_config

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
-from obsync.config import resolve
-from obsync.daemon import watchdog_daemon
+from obsync.daemon.loop import watchdog_daemon
+from obsync.settings.config import resolve
 from obsync.zotero.settings import Secret, ZoteroSettings
 from obsync.zotero.stream import Stream
 from tests.test_run import wait_for

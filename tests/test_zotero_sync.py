@@ -98,8 +98,8 @@ def test_an_incremental_sync_asks_since_the_version_it_has(
     assert first.headers["if-modified-since-version"] == str(known)
     assert "itemType" not in first.query  # any item may have changed: a paper's title too
     assert fake.count("/deleted") == 1
-    from obsync.config import resolve
-    from obsync.state import StateStore
+    from obsync.settings.config import resolve
+    from obsync.sync.state import StateStore
     from obsync.zotero.source import pull
 
     settings = resolve(config_path=config, export=None, vault=None)

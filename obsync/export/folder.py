@@ -9,23 +9,57 @@ one that changed, without parsing it.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from obsync.export import (
-    UNTRUSTED,
-    FileRead,
-    ReadCache,
-    export_files,
-    file_stat,
-    read_files,
-    trusted,
-)
+from obsync.export.read import FileRead, read_files
 from obsync.progress import Progress
 
 Stamp = tuple[int, int]
+EXPORT_SUFFIXES = (".md", ".markdown", ".html", ".htm")
+
+
+def is_export_file(name: str) -> bool:
+    """Export files by name: hidden files and the ``*.tmp`` of atomic writes are not."""
+    return not name.startswith(".") and name.lower().endswith(EXPORT_SUFFIXES)
+
+
+def export_files(root: Path) -> Iterator[Path]:
+    """Every export file below ``root``, in a stable order; hidden folders skipped."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if is_export_file(name):
+                yield Path(folder) / name
+
+
+# path -> ((size, mtime_ns), what reading it gave): files that did not change are not re-read.
+ReadCache = dict[Path, tuple[tuple[int, int], FileRead]]
+
+
+# A stamp that cannot match: the file is read again next time.
+UNTRUSTED = (-1, -1)
+# File times move in ticks (a few ms; 2 s on FAT): a file written again within the tick it
+# was read in keeps its stamp when its size stays. Such a recent stamp is not trusted.
+_RACY_NS = 2_000_000_000
+
+
+def trusted(stamp: tuple[int, int], read_at_ns: int) -> tuple[int, int]:
+    """``stamp``, or :data:`UNTRUSTED` when the file changed too shortly before it was read."""
+    return UNTRUSTED if stamp[1] >= read_at_ns - _RACY_NS else stamp
+
+
+def file_stat(path: Path) -> tuple[int, int] | None:
+    """A file's (size, mtime in ns), or None when it is not there: what says it changed."""
+    try:
+        result = os.stat(path)
+    except OSError:
+        return None
+    return (result.st_size, result.st_mtime_ns)
 
 
 def relative(path: Path, root: Path) -> str:
@@ -60,6 +94,25 @@ class Seen:
         return frozenset(a.source.citation for a in self.read.annotations if a.source.citation)
 
 
+class Hold(Protocol):
+    """Which export files a sync must not read now (they may still be written)."""
+
+    def holds(self, path: Path) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HoldThese:
+    """Some files held back, named in advance."""
+
+    paths: frozenset[Path] = frozenset()
+
+    def holds(self, path: Path) -> bool:
+        return path in self.paths
+
+
+NO_HOLD = HoldThese()
+
+
 @dataclass(slots=True)
 class ExportFolder:
     """The export folder: listed by stat, read through the one cache (the daemon keeps
@@ -70,7 +123,7 @@ class ExportFolder:
     parsed: int = 0  # files parsed by this instance: what tests count
     held: set[str] = field(default_factory=set)  # what the last listing held back
 
-    def list(self, hold: frozenset[Path] = frozenset()) -> dict[str, Stamp]:
+    def list(self, hold: Hold = NO_HOLD) -> dict[str, Stamp]:
         """Every export file but those held back (still being written), with its stamp.
 
         ``hold`` is asked about each file as the listing comes to it (the daemon's may
@@ -80,7 +133,7 @@ class ExportFolder:
         self.held = set()
         for path in export_files(self.root):
             seen.add(path)
-            if path in hold:
+            if hold.holds(path):
                 self.held.add(relative(path, self.root))
                 continue
             if (stamp := file_stat(path)) is not None:
@@ -91,6 +144,16 @@ class ExportFolder:
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def remember(self, path: Path, stamp: Stamp, read: FileRead) -> None:
+        """A read of a file made outside a sync (the daemon's, of a file known whole): the
+        next sync takes it, if the file still has that stamp."""
+        self.cache[path] = (stamp, read)
+
+    def remembered(self, path: Path) -> Stamp | None:
+        """The stamp of the file as last read, if it was."""
+        entry = self.cache.get(path)
+        return None if entry is None else entry[0]
 
     def digests(self, names: Iterable[str]) -> dict[str, str]:
         """The digest of each file that can be read."""
@@ -107,7 +170,7 @@ class ExportFolder:
         return out
 
     def read(
-        self, listing: dict[str, Stamp], names: Iterable[str], progress: Progress | None = None
+        self, listing: Mapping[str, Stamp], names: Iterable[str], progress: Progress | None = None
     ) -> dict[str, Seen]:
         """Read some listed files, parsing only those the cache does not hold as they are."""
         started = time.time_ns()

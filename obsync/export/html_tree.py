@@ -25,8 +25,8 @@ from typing import Any, cast
 
 from lxml import etree
 
-from obsync.export import common
-from obsync.export.paragraphs import STOP, Element, ParagraphReader
+from obsync.export import text as common
+from obsync.export.assemble import STOP, Element, ParagraphReader
 
 PLACEHOLDER = "\ufffc"
 _BLOCKS = frozenset(

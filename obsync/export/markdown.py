@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from obsync.export.common import without_html_comments, without_surrogates
+from obsync.export.text import without_html_comments, without_surrogates
 
 if TYPE_CHECKING:
-    from obsync.export.paragraphs import ParagraphReader
+    from obsync.export.assemble import ParagraphReader
 
 # Front matter: "---" on the first line, then YAML up to a line "---" (as Better Notes finds it).
 HEADER = re.compile(r"\A---[ \t]*\r?\n((?:.*\r?\n)*?)---[ \t]*(?:\r?\n|\Z)")

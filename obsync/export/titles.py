@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from obsync.export.common import is_quoted, strip_quotes
+from obsync.export.text import is_quoted, strip_quotes
 
 FROM_DATA = 5
 FROM_HEADER = 4

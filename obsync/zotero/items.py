@@ -2,7 +2,7 @@
 
 An annotation item names its attachment (``data.parentItem``); the attachment names
 the paper (its own ``parentItem``), unless it is a standalone PDF, which is then its
-own paper. The result is what :class:`obsync.export.paragraphs.ParagraphReader`
+own paper. The result is what :class:`obsync.export.assemble.ParagraphReader`
 makes of the same annotation in an export: the same key, link, citation and source
 key, so an annotation seen in both sources is one note. The API's title is the
 paper's own, so it outranks any export's.
@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from obsync.colors import normalise
-from obsync.export import common, titles
-from obsync.export.common import ItemRef
-from obsync.export.paragraphs import valid_key
+from obsync.export import text as common
+from obsync.export import titles
+from obsync.export.assemble import valid_key
+from obsync.export.text import ItemRef
 from obsync.model import Annotation, AnnotationType, Library, Location, SourceInfo
+from obsync.settings.colors import normalise
 
 TITLE_FROM_API = titles.FROM_DATA + 1  # the item's own title: above anything an export says
 PICTURED = (AnnotationType.IMAGE, AnnotationType.INK)  # Zotero renders these to a PNG
@@ -120,7 +121,6 @@ def convert(
             image=find_picture(library, key) if kind in PICTURED else None,
             location=Location(origin(library), 0),
             sort_index=common.position_sort_key(position, page_label),
-            attachment_key=attachment_key,
         )
     )
 

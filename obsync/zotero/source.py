@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from obsync.export.paragraphs import valid_key
+from obsync.export.assemble import valid_key
 from obsync.model import Annotation, ExportRead, InputError, SourceInfo
-from obsync.state import Snapshot, StateStore
+from obsync.sync.state import Snapshot, StateStore
 from obsync.zotero import items as api_items
 from obsync.zotero.api import KEYS_PER_REQUEST, Unreachable, VersionGone, ZoteroApi
 from obsync.zotero.settings import Secret, ZoteroSettings

@@ -1,0 +1,239 @@
+"""Render the generated part of notes: properties and the body above the marker.
+
+Text from exports is shown, never run: raw HTML, code fences, Obsidian
+comments and forged marker lines are neutralised here, in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from obsync.model import Annotation, SourceInfo
+from obsync.settings import templates as templating
+from obsync.settings.colors import color_name, color_tags
+from obsync.settings.templates import DEFAULT, Template
+from obsync.vault.note import Value
+
+ANNOTATION_KEYS = (
+    "annotation-key",
+    "annotation-type",
+    "source",
+    "page",
+    "color",
+    "tags",
+    "zotero",
+    "citation",
+    "annotation-status",
+)
+SOURCE_KEYS = ("item-key", "title", "citation", "zotero", "tags")
+SOURCE_TAG = "zotero/source"
+
+_ALLOWED_TAG = re.compile(r"</?(?:sub|sup|u)>")
+_ENTITY = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+# What a block may start inside of: blockquote markers and list markers, in any mix.
+_CONTAINERS = r"(?:[ \t]*(?:>|[-+*][ \t]|\d{1,9}[.)][ \t]))*[ \t]*"
+_BLOCK_START = re.compile(rf"^({_CONTAINERS})([-=*_]{{3,}}[ \t]*$|\$\$)", re.M)
+# Characters Markdown or Obsidian would act on, spelled as character references:
+# ` (code spans and fences: Dataview runs `= …` and `$= …`, and ```dataviewjs, ```tasks…),
+# ~~~ (fences), %% (Obsidian comments), ![ (embeds of other notes and files).
+_INERT = {"`": "&#96;", "~~~": "&#126;~~", "%%": "%&#37;", "![": "!&#91;"}
+_ACTIVE = re.compile("|".join(re.escape(k) for k in _INERT))
+# Text without any of these is left as it is by every step of neutralise but the last.
+_NEEDS_WORK = re.compile(r"[\r&<`~%!]|[-=*_]{3}|\$\$")
+
+
+def neutralise(text: str, marker: str) -> str:
+    """Make export text inert Markdown that shows what the user wrote.
+
+    Line breaks are ``\\n`` only (a lone CR is a line break to Markdown too);
+    ``<`` becomes ``&lt;`` (no HTML, no Templater ``<% %>``) except Zotero's own
+    ``<sub> <sup> <u>``; character references stay literal; backticks and
+    ``~~~`` cannot make code (Dataview's inline ``= …``/``$= …`` queries or a
+    fenced ``dataviewjs``/``tasks`` block), ``%%`` cannot open an Obsidian
+    comment and ``![`` cannot embed another note: each is written with a
+    character reference; rules and ``$$`` at a line start, even inside a quote
+    or a list item, are escaped; a line that would read as the marker is escaped.
+    """
+    if not _NEEDS_WORK.search(text):  # most highlights: nothing but the marker to check
+        return unforge(text, marker)
+    return neutralise_all(text, marker)
+
+
+def neutralise_all(text: str, marker: str) -> str:
+    """:func:`neutralise`, every step taken whatever the text holds."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ENTITY.sub("&amp;", text)
+    pieces = _ALLOWED_TAG.split(text)
+    kept = _ALLOWED_TAG.findall(text)
+    text = "".join(
+        piece.replace("<", "&lt;") + (kept[i] if i < len(kept) else "")
+        for i, piece in enumerate(pieces)
+    )
+    text = _ACTIVE.sub(lambda m: _INERT[m.group(0)], text)
+    text = _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return unforge(text, marker)
+
+
+def unforge(text: str, marker: str) -> str:
+    """Escape every line of ``text`` that would read as the marker line."""
+    if marker not in text:
+        return text
+    return "\n".join("\\" + line if line.strip() == marker else line for line in text.split("\n"))
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def link_label(text: str, limit: int = 80) -> str:
+    """Text usable as a wikilink alias: one line, no brackets or pipes, not too long."""
+    label = re.sub(r"[\[\]|#^\s]+", " ", text.replace("%%", "%")).strip()
+    if len(label) > limit:
+        cut = label[: limit - 1]
+        if label[limit - 1] != " " and " " in cut[limit // 2 :]:
+            cut = cut[: cut.rfind(" ")]  # at a word's end; text without spaces is cut anywhere
+        label = cut.rstrip() + "…"
+    return label
+
+
+def wikilink(stem: str, label: str | None = None) -> str:
+    return f"[[{stem}|{label}]]" if label else f"[[{stem}]]"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    properties: list[tuple[str, Value]]
+    body: str
+    generated_tags: tuple[str, ...]
+
+
+def annotation_note(
+    annotation: Annotation,
+    *,
+    source_stem: str,
+    image_name: str | None,
+    colors: Mapping[str, Sequence[str]],
+    marker: str,
+    template: Template = DEFAULT.annotation,
+) -> Rendered:
+    tags = color_tags(annotation.color, colors)
+    properties: list[tuple[str, Value]] = [
+        ("annotation-key", annotation.key),
+        ("annotation-type", annotation.type.value),
+        ("source", wikilink(source_stem)),
+        ("page", annotation.page_label),
+    ]
+    if annotation.color is not None:
+        properties.append(("color", annotation.color))
+    properties += [
+        ("tags", tags),
+        ("zotero", annotation.zotero_link),
+        ("citation", annotation.citation),
+    ]
+    values = annotation_values(annotation, source_stem, image_name, tags, marker)
+    return Rendered(properties, _body(template, values, marker), tags)
+
+
+def annotation_values(
+    annotation: Annotation,
+    source_stem: str,
+    image_name: str | None,
+    tags: Sequence[str],
+    marker: str,
+) -> dict[str, object]:
+    """What an annotation template sees (the README lists each)."""
+    return {
+        "key": annotation.key,
+        "type": annotation.type.value,
+        "text": neutralise(annotation.text, marker),
+        "comment": neutralise(annotation.comment, marker),
+        "page": neutralise(one_line(annotation.page_label), marker),
+        "color": annotation.color,
+        "color_name": color_name(annotation.color) if annotation.color else None,
+        "tags": list(tags),
+        "citation": neutralise(annotation.citation, marker),
+        "source": wikilink(source_stem),
+        "source_name": source_stem,
+        "zotero": annotation.zotero_link,
+        "image": image_name,
+    }
+
+
+def _body(template: Template, values: Mapping[str, object], marker: str) -> str:
+    """A template's text as a note body: ends in one blank line, holds no marker line."""
+    text = templating.render(template, values).replace("\r\n", "\n").replace("\r", "\n")
+    return unforge(text.strip("\n"), marker) + "\n\n"
+
+
+def entry_link(annotation: Annotation, stem: str, marker: str) -> str:
+    """An annotation's link in its literature note, labelled with the start of its text."""
+    label = link_label(annotation.text or annotation.comment or annotation.type.value, 60)
+    return wikilink(stem, neutralise(label, marker))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One annotation in a literature note."""
+
+    sort: tuple[int, float, float, int, str]
+    link: str
+    page: str = ""
+    color: str | None = None
+    removed: bool = False
+
+
+def source_note(
+    source: SourceInfo,
+    entries: Sequence[Entry],
+    *,
+    marker: str,
+    template: Template = DEFAULT.source,
+) -> Rendered:
+    select = f"zotero://select/{source.library.link_part()}/items/{source.key}"
+    properties: list[tuple[str, Value]] = [
+        ("item-key", source.key),
+        ("title", source.title),
+        ("citation", source.citation),
+        ("zotero", select),
+        ("tags", (SOURCE_TAG,)),
+    ]
+    values = source_values(source, select, entries, marker)
+    return Rendered(properties, _body(template, values, marker), (SOURCE_TAG,))
+
+
+def source_values(
+    source: SourceInfo, select: str, entries: Sequence[Entry], marker: str
+) -> dict[str, object]:
+    """What a literature note template sees (the README lists each)."""
+    ordered = [_entry_values(e, marker) for e in sorted(entries, key=lambda e: e.sort)]
+    pages: list[dict[str, object]] = []
+    for entry in ordered:
+        if not pages or pages[-1]["page"] != entry["page"]:
+            pages.append({"page": entry["page"], "entries": []})
+        pages[-1]["entries"].append(entry)  # type: ignore[attr-defined]
+    counts = Counter(e.color for e in entries if e.color and not e.removed)
+    return {
+        "key": source.key,
+        "title": neutralise(link_label(source.title, 200), marker),
+        "citation": neutralise(source.citation, marker),
+        "zotero": select,
+        "entries": ordered,
+        "pages": pages,
+        "colors": [
+            {"color": color, "name": color_name(color), "count": count}
+            for color, count in sorted(counts.items(), key=lambda c: (-c[1], color_name(c[0])))
+        ],
+    }
+
+
+def _entry_values(entry: Entry, marker: str) -> dict[str, object]:
+    return {
+        "link": entry.link,
+        "page": neutralise(link_label(entry.page), marker) if entry.page else "",
+        "color": entry.color,
+        "color_name": color_name(entry.color) if entry.color else None,
+        "removed": entry.removed,
+    }
