@@ -1,6 +1,6 @@
 """Progress of one sync: the callback the core calls, and the terminal bar ``obsync sync`` shows.
 
-The core (``sync.py``, ``export``, ``vault.py``) only calls a :class:`Progress`, when it is
+The core (``sync``, ``export``, ``vault``) only calls a :class:`Progress`, when it is
 given one: ``progress(phase, done, total)``. Only the command line makes one that draws,
 with rich, which is imported when the first thing is drawn, so a sync with nothing to
 show, the daemon, and every output that is not a terminal never import it.

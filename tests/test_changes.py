@@ -345,3 +345,26 @@ def test_a_note_the_user_deleted_costs_its_papers_notes_and_the_unknown_names(
     report = run_sync(synced)
     assert report.scope == "changed" and report.plan.annotations.deleted == 1
     assert report.notes_read == 3 + 1  # the paper's other notes; the one name not obsync's
+
+
+@pytest.mark.parametrize("list_vault", [True, False])
+def test_a_literature_note_the_user_renamed_keeps_its_links(
+    synced: Settings, export_dir: Path, vault: Path, list_vault: bool
+) -> None:
+    """Renamed in Obsidian (which mends the links), then a change in Zotero: the annotation
+    notes keep linking the name it has now, also in a sync that does not list the vault
+    (the daemon's, between rescans); before, that sync linked the old name again."""
+    source = vault / "Zotero/Sources/First paper.md"
+    renamed = source.with_name("My reading of the first paper.md")
+    source.rename(renamed)
+    assert run_sync(synced).scope == "changed"  # found by key, its links mended
+    assert "[[My reading of the first paper" in note_path(vault, "ONE00001").read_text()
+    write(export_dir, "one.md", [replace(ONE[0], comment="upstream"), *ONE[1:]], "First paper")
+    run_sync(synced, Request(list_vault=list_vault))
+    for key in ("ONE00000", "ONE00001"):
+        text = note_path(vault, key).read_text()
+        assert "[[My reading of the first paper" in text and "[[First paper" not in text
+    assert (
+        "upstream" in renamed.read_text() or "upstream" in note_path(vault, "ONE00000").read_text()
+    )
+    full_sync_agrees(synced)

@@ -16,7 +16,7 @@ papers need, until nothing more is added:
 
 A file whose stamp changed but whose bytes did not changes nothing: only its stamp is kept
 anew. A new paper needs no wider look at the export: its note's name is chosen against the
-vault's names (a names-only listing), see sync.py.
+vault's names (a names-only listing), see sync/look.py.
 """
 
 from __future__ import annotations
@@ -147,33 +147,45 @@ def widen(
     papers a citation could match. Returns ``scope`` itself when nothing is added."""
     if scope.everything:
         return scope
-
-    def contents(name: str) -> Contents:
-        if name in read:
-            return read[name]
-        record = stored[name]
-        return Contents(frozenset(record.sources), frozenset(record.citations))
-
-    known = {n: contents(n) for n in {*stored, *read} if n not in scope.gone}
+    known = _known(scope, read, stored)
+    wanted = set(scope.papers) | set(papers)
+    for name in scope.files & read.keys():
+        wanted |= read[name].papers
+    files = set(scope.files)
     keyless = {c for k in known.values() if any(p.startswith(KEYLESS) for p in k.papers)
                for c in k.citations}  # fmt: skip
-    wanted = set(scope.papers) | set(papers)
-    for name in scope.files:
-        if name in read:
-            wanted |= read[name].papers
-    files = set(scope.files)
-    while True:
-        cited = {c for k in known.values() if k.papers & wanted for c in k.citations} & keyless
-        more = {
-            n for n, k in known.items()
-            if n not in files and n in listing and (k.papers & wanted or k.citations & cited)
-        }  # fmt: skip
-        grown = wanted | {p for n in more for p in known[n].papers}
-        grown |= {p for n in files if n in read for p in read[n].papers}
-        if not more and grown == wanted:
-            break
+    while more := _files_needed(known, keyless, wanted, files, listing):
         files |= more
-        wanted = grown
+        wanted |= {p for n in more for p in known[n].papers}
     if frozenset(wanted) == scope.papers and frozenset(files) == scope.files:
         return scope
     return Scope(False, frozenset(wanted), frozenset(files), scope.same, scope.gone, scope.reasons)
+
+
+def _known(
+    scope: Scope, read: Mapping[str, Contents], stored: Mapping[str, FileRecord]
+) -> dict[str, Contents]:
+    """What every export file there is holds: as read now, else as the state recorded it."""
+    known = {
+        name: Contents(frozenset(record.sources), frozenset(record.citations))
+        for name, record in stored.items()
+    }
+    known |= read
+    return {name: contents for name, contents in known.items() if name not in scope.gone}
+
+
+def _files_needed(
+    known: Mapping[str, Contents],
+    keyless: Set[str],
+    wanted: Set[str],
+    files: Set[str],
+    listing: Mapping[str, Stamp],
+) -> set[str]:
+    """The listed files not yet in scope that hold a paper in it, or a citation (of those
+    of keyless papers, ``keyless``) that a paper in it shares: a paper known only by its
+    citation could be that paper."""
+    cited = {c for k in known.values() if k.papers & wanted for c in k.citations} & keyless
+    return {
+        n for n, k in known.items()
+        if n not in files and n in listing and (k.papers & wanted or k.citations & cited)
+    }  # fmt: skip
