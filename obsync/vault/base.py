@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from obsync.model import Kind
 from obsync.settings.config import Settings
 from obsync.vault.listing import CONFLICT_SUFFIX, has_notes
 from obsync.vault.write import write_new
@@ -51,7 +52,7 @@ def base_text(name: str) -> str:
     base: dict[str, Any] = {
         "filters": {
             "and": [
-                'file.hasProperty("annotation-key")',
+                f'file.hasProperty("{Kind.ANNOTATION.field}")',
                 f'!file.name.contains("{CONFLICT_SUFFIX}")',
             ]
         },

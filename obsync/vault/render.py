@@ -11,14 +11,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from obsync.model import Annotation, SourceInfo
+from obsync.model import Annotation, Kind, SourceInfo
 from obsync.settings import templates as templating
 from obsync.settings.colors import color_name, color_tags
 from obsync.settings.templates import DEFAULT, Template
 from obsync.vault.note import Value
 
 ANNOTATION_KEYS = (
-    "annotation-key",
+    Kind.ANNOTATION.field,
     "annotation-type",
     "source",
     "page",
@@ -28,7 +28,7 @@ ANNOTATION_KEYS = (
     "citation",
     "annotation-status",
 )
-SOURCE_KEYS = ("item-key", "title", "citation", "zotero", "tags")
+SOURCE_KEYS = (Kind.SOURCE.field, "title", "citation", "zotero", "tags")
 SOURCE_TAG = "zotero/source"
 
 _ALLOWED_TAG = re.compile(r"</?(?:sub|sup|u)>")
@@ -121,7 +121,7 @@ def annotation_note(
 ) -> Rendered:
     tags = color_tags(annotation.color, colors)
     properties: list[tuple[str, Value]] = [
-        ("annotation-key", annotation.key),
+        (Kind.ANNOTATION.field, annotation.key),
         ("annotation-type", annotation.type.value),
         ("source", wikilink(source_stem)),
         ("page", annotation.page_label),
@@ -194,7 +194,7 @@ def source_note(
 ) -> Rendered:
     select = f"zotero://select/{source.library.link_part()}/items/{source.key}"
     properties: list[tuple[str, Value]] = [
-        ("item-key", source.key),
+        (Kind.SOURCE.field, source.key),
         ("title", source.title),
         ("citation", source.citation),
         ("zotero", select),
