@@ -26,7 +26,7 @@ from typing import Protocol
 
 from obsync.daemon.notify import Notifier
 from obsync.daemon.settle import Whole
-from obsync.daemon.watch import RESCAN, Change, Debouncer, EventSource, WatchdogSource
+from obsync.daemon.watch import RESCAN, Batch, Change, Debouncer, EventSource, WatchdogSource
 from obsync.errors import ObsyncError
 from obsync.export.folder import ExportFolder, Hold
 from obsync.settings.config import Settings
@@ -67,6 +67,17 @@ class Sync(Protocol):
 
 
 @dataclass(slots=True)
+class _Loop:
+    """The run loop's own clocks: its debouncer, rescans and observer restarts."""
+
+    debouncer: Debouncer
+    last_restart: float
+    next_rescan: float = 0.0
+    next_restart: float = 0.0
+    restarts: int = 0
+
+
+@dataclass(slots=True)
 class Daemon:
     settings: Settings
     events: Events
@@ -104,59 +115,76 @@ class Daemon:
         report = self.sync_now()
         self.notifier.ready(report.status())
         log.info("watching %s", self.settings.export)
-        debouncer = Debouncer(self.debounce, self.max_delay)
-        restarts, last_restart = 0, self.clock()
-        next_rescan = self.clock() + self.rescan_interval
-        next_restart = self.clock()
+        loop = _Loop(Debouncer(self.debounce, self.max_delay), last_restart=self.clock())
+        loop.next_rescan = self.clock() + self.rescan_interval
+        loop.next_restart = self.clock()
         while not self.stop.is_set():
             now = self.clock()
             healthy = self.healthy()
-            if not healthy and now >= next_restart:
-                if self.source is not None:
-                    log.warning("the file observer stopped; restarting it and rescanning")
-                    self.source.stop()
-                restarts += 1
-                if restarts > self.max_restarts:
-                    log.error("the file observer keeps failing; exiting so systemd restarts obsync")
+            if not healthy and now >= loop.next_restart:
+                if not self.restart_observer(loop, now):
                     return 1
-                self.source = self.start_watching()
-                last_restart, next_restart = now, now + min(60.0, 2.0**restarts)
-                debouncer.add(Change(RESCAN), now)
                 healthy = self.healthy()
-            elif healthy and restarts and now - last_restart >= self.rescan_interval:
-                restarts = 0  # healthy for a while: past failures are forgiven
+            elif healthy and loop.restarts and now - loop.last_restart >= self.rescan_interval:
+                loop.restarts = 0  # healthy for a while: past failures are forgiven
             self.ping_if_due()
-            if now >= next_rescan or (self.recheck_at is not None and now >= self.recheck_at):
-                debouncer.add(Change(RESCAN), now)
-            batch = debouncer.ready(now)
+            if now >= loop.next_rescan or (self.recheck_at is not None and now >= self.recheck_at):
+                loop.debouncer.add(Change(RESCAN), now)
+            batch = loop.debouncer.ready(now)
             if batch:
-                log.debug("syncing: %d changed paths%s", len(batch.paths),
-                          ", rescan" if batch.rescan else "")  # fmt: skip
-                assert self.whole is not None
-                self.whole.changed(batch.paths, batch.whole)
-                if (again := self.sync_again(list_vault=batch.rescan)) is not None:
-                    self.notifier.status(again.status())
-                if batch.rescan:
-                    next_rescan = self.clock() + self.rescan_interval
+                self.sync_batch(batch, loop)
                 continue
-            waits = [next_rescan - now, 1.0]
-            if (pending := debouncer.next_check(now)) is not None:
-                waits.append(pending)
-            if healthy and self.notifier.watchdog_interval is not None:
-                waits.append(self.next_ping - now)
-            if self.recheck_at is not None:
-                waits.append(self.recheck_at - now)
-            if not healthy:
-                waits.append(next_restart - now)
-            change = self.events.get(max(0.0, min(waits)))
-            while change is not None:
-                debouncer.add(change, self.clock())
-                change = self.events.get(0.0)
+            self.take_changes(loop.debouncer, self.wait(loop, now, healthy=healthy))
         self.notifier.stopping()
         if self.source is not None:
             self.source.stop()
         log.info("stopped")
         return 0
+
+    def restart_observer(self, loop: _Loop, now: float) -> bool:
+        """Stop the dead observer and start another, with a rescan; False past ``max_restarts``."""
+        if self.source is not None:
+            log.warning("the file observer stopped; restarting it and rescanning")
+            self.source.stop()
+        loop.restarts += 1
+        if loop.restarts > self.max_restarts:
+            log.error("the file observer keeps failing; exiting so systemd restarts obsync")
+            return False
+        self.source = self.start_watching()
+        loop.last_restart, loop.next_restart = now, now + min(60.0, 2.0**loop.restarts)
+        loop.debouncer.add(Change(RESCAN), now)
+        return True
+
+    def sync_batch(self, batch: Batch, loop: _Loop) -> None:
+        """Sync a ready batch; a rescan also lists the vault and restarts the rescan clock."""
+        log.debug("syncing: %d changed paths%s", len(batch.paths),
+                  ", rescan" if batch.rescan else "")  # fmt: skip
+        assert self.whole is not None
+        self.whole.changed(batch.paths, batch.whole)
+        if (again := self.sync_again(list_vault=batch.rescan)) is not None:
+            self.notifier.status(again.status())
+        if batch.rescan:
+            loop.next_rescan = self.clock() + self.rescan_interval
+
+    def wait(self, loop: _Loop, now: float, *, healthy: bool) -> float:
+        """Seconds until the loop next has something to do, at most one."""
+        waits = [loop.next_rescan - now, 1.0]
+        if (pending := loop.debouncer.next_check(now)) is not None:
+            waits.append(pending)
+        if healthy and self.notifier.watchdog_interval is not None:
+            waits.append(self.next_ping - now)
+        if self.recheck_at is not None:
+            waits.append(self.recheck_at - now)
+        if not healthy:
+            waits.append(loop.next_restart - now)
+        return max(0.0, min(waits))
+
+    def take_changes(self, debouncer: Debouncer, timeout: float) -> None:
+        """Wait up to ``timeout`` for a change, then add it and all changes already queued."""
+        change = self.events.get(timeout)
+        while change is not None:
+            debouncer.add(change, self.clock())
+            change = self.events.get(0.0)
 
     def healthy(self) -> bool:
         return self.source is not None and self.source.is_alive()
