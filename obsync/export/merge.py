@@ -14,21 +14,14 @@ def merge(reads: Iterable[FileRead]) -> ExportRead:
     """One annotation per key: the richest copy wins, ties go to the first file and line."""
     reads = sorted(reads, key=lambda r: r.path)
     best: dict[str, Annotation] = {}
-    titles: dict[str, SourceInfo] = {}
     for read in reads:
         for annotation in read.annotations:
             kept = best.get(annotation.key)
             if kept is None or annotation.richness() > kept.richness():
                 best[annotation.key] = annotation
-            source = annotation.source
-            known = titles.get(source.key)
-            if known is None or (-source.title_rank, source.title) < (
-                -known.title_rank,
-                known.title,
-            ):
-                titles[source.key] = source
+    titles = best_sources(a for r in reads for a in r.annotations)
     annotations = tuple(
-        _with_source(a, titles[a.source.key])
+        with_source(a, titles[a.source.key])
         for a in sorted(_without_keyless_copies(best), key=lambda a: a.key)
     )
     return ExportRead(
@@ -37,6 +30,18 @@ def merge(reads: Iterable[FileRead]) -> ExportRead:
         files=tuple(r.path for r in reads),
         failed=frozenset(r.path for r in reads if r.errors),
     )
+
+
+def best_sources(annotations: Iterable[Annotation]) -> dict[str, SourceInfo]:
+    """Each paper's best source: the title of highest ``title_rank`` any copy gives, ties
+    to the smaller title, then to the first copy."""
+    sources: dict[str, SourceInfo] = {}
+    for annotation in annotations:
+        source = annotation.source
+        known = sources.get(source.key)
+        if known is None or (-source.title_rank, source.title) < (-known.title_rank, known.title):
+            sources[source.key] = source
+    return sources
 
 
 def _content(annotation: Annotation) -> tuple[str, str]:
@@ -75,5 +80,6 @@ def _without_keyless_copies(best: dict[str, Annotation]) -> list[Annotation]:
     return kept
 
 
-def _with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
+def with_source(annotation: Annotation, source: SourceInfo) -> Annotation:
+    """The annotation with its paper's best source (itself when it has it already)."""
     return annotation if annotation.source == source else replace(annotation, source=source)

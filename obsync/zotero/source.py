@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from obsync.export.assemble import valid_key
-from obsync.model import Annotation, ExportRead, InputError, SourceInfo
+from obsync.export.merge import best_sources, with_source
+from obsync.model import Annotation, ExportRead, InputError
 from obsync.sync.state import Snapshot, StateStore
 from obsync.zotero import items as api_items
 from obsync.zotero.api import KEYS_PER_REQUEST, Unreachable, VersionGone, ZoteroApi
@@ -146,28 +147,13 @@ class LibraryPull:
 
     def one_pass(self, since: int, *, strict: bool) -> tuple[int, dict[str, str], set[str]] | None:
         """(version, items to keep, keys gone), or None when nothing changed."""
-        prefix = f"/{self.library}"
         seen = _Version(strict)
-        params: dict[str, str | int] = {"format": "json", "includeTrashed": 1}
-        if since:
-            params["since"] = since
-        else:
-            params["itemType"] = "annotation"  # of the rest, only the parents they need
-        fetched: dict[str, dict[str, Any]] = {}
-        for page in self.api.pages(f"{prefix}/items", params, since=since or None):
-            if page.status == 304:
-                return None
-            seen.check(page.version)
-            fetched |= _by_key(page.body)
+        fetched = self.fetch_changed(since, seen)
+        if fetched is None:
+            return None
         if seen.version is None:
             raise Unreachable("the server gave no library version")
-        gone: set[str] = set()
-        if since:
-            response = self.api.get(f"{prefix}/deleted", {"since": since})
-            seen.check(_int(response.headers.get("Last-Modified-Version")))
-            body = _json(response)
-            keys = body.get("items", []) if isinstance(body, dict) else []
-            gone = {k for k in keys if isinstance(k, str)}
+        gone = self.fetch_gone(since, seen) if since else set()
         kept = {} if since == 0 else self.store.zotero_items(self.library)
         everything: dict[str, Any] = {
             key: json.loads(text) for key, text in kept.items() if key not in gone
@@ -177,6 +163,42 @@ class LibraryPull:
         for key, item in fetched.items():
             if _type(item) == "annotation" or key in everything:
                 everything[key] = changed[key] = item
+        self.add_parents(everything, changed, fetched, seen)
+        texts = {key: api_items.dumps(item) for key, item in changed.items()}
+        return seen.version, texts, gone
+
+    def fetch_changed(self, since: int, seen: _Version) -> dict[str, dict[str, Any]] | None:
+        """The items changed since ``since`` (from 0: the annotations), None on a 304."""
+        params: dict[str, str | int] = {"format": "json", "includeTrashed": 1}
+        if since:
+            params["since"] = since
+        else:
+            params["itemType"] = "annotation"  # of the rest, only the parents they need
+        fetched: dict[str, dict[str, Any]] = {}
+        for page in self.api.pages(f"/{self.library}/items", params, since=since or None):
+            if page.status == 304:
+                return None
+            seen.check(page.version)
+            fetched |= _by_key(page.body)
+        return fetched
+
+    def fetch_gone(self, since: int, seen: _Version) -> set[str]:
+        """The keys of items deleted since ``since``."""
+        response = self.api.get(f"/{self.library}/deleted", {"since": since})
+        seen.check(_int(response.headers.get("Last-Modified-Version")))
+        body = _json(response)
+        keys = body.get("items", []) if isinstance(body, dict) else []
+        return {k for k in keys if isinstance(k, str)}
+
+    def add_parents(
+        self,
+        everything: dict[str, Any],
+        changed: dict[str, Any],
+        fetched: dict[str, dict[str, Any]],
+        seen: _Version,
+    ) -> None:
+        """Add to ``everything`` and ``changed`` the parents the items need, up to the
+        paper: from ``fetched`` when there, else asked for (once each)."""
         asked: set[str] = set()
         while True:
             wanted = api_items.wanted_parents(everything)
@@ -188,21 +210,21 @@ class LibraryPull:
             if not wanted:
                 break
             asked |= wanted
-            batch = sorted(wanted)
-            for start in range(0, len(batch), KEYS_PER_REQUEST):
-                keys = ",".join(batch[start : start + KEYS_PER_REQUEST])
-                query: dict[str, str | int] = {
-                    "format": "json",
-                    "includeTrashed": 1,
-                    "itemKey": keys,
-                }
-                for page in self.api.pages(f"{prefix}/items", query):
-                    seen.check(page.version)
-                    parents = _by_key(page.body)
-                    everything |= parents
-                    changed |= parents
-        texts = {key: api_items.dumps(item) for key, item in changed.items()}
-        return seen.version, texts, gone
+            for parents in self.fetch_keys(sorted(wanted), seen):
+                everything |= parents
+                changed |= parents
+
+    def fetch_keys(self, keys: list[str], seen: _Version) -> Iterator[dict[str, dict[str, Any]]]:
+        """The items of these keys, a page at a time, ``KEYS_PER_REQUEST`` keys a request."""
+        for start in range(0, len(keys), KEYS_PER_REQUEST):
+            query: dict[str, str | int] = {
+                "format": "json",
+                "includeTrashed": 1,
+                "itemKey": ",".join(keys[start : start + KEYS_PER_REQUEST]),
+            }
+            for page in self.api.pages(f"/{self.library}/items", query):
+                seen.check(page.version)
+                yield _by_key(page.body)
 
 
 @dataclass(slots=True)
@@ -315,25 +337,15 @@ def merged(export: ExportRead, pulled: Pulled | None, state: Snapshot | None = N
     api = read(pulled)
     if api.waiting != _waiting(pulled.store):
         pulled.store.set_meta({WAITING_META: json.dumps(list(api.waiting))})
-    theirs = api.annotations
-    if state is not None:
-        papers = {a.source.key for a in export.annotations} | {
-            r.source_key or r.key for r in state.records.values()
-        }
-        theirs = tuple(a for a in theirs if a.source.key in papers)
+    theirs = api.annotations if state is None else _of_papers_in(export, state, api.annotations)
     best = {a.key: a for a in export.annotations}
     for annotation in theirs:
         kept = best.get(annotation.key)
         if kept is None or kept.richness()[:2] <= annotation.richness()[:2]:
             best[annotation.key] = annotation
-    titles: dict[str, SourceInfo] = {}  # the best title any copy gives, as export.merge
-    for annotation in (*export.annotations, *theirs):
-        source, known = annotation.source, titles.get(annotation.source.key)
-        if known is None or (-source.title_rank, source.title) < (-known.title_rank, known.title):
-            titles[source.key] = source
+    titles = best_sources((*export.annotations, *theirs))  # the best title any copy gives
     annotations = tuple(
-        a if a.source == titles[a.source.key] else replace(a, source=titles[a.source.key])
-        for a in sorted(best.values(), key=lambda a: a.key)
+        with_source(a, titles[a.source.key]) for a in sorted(best.values(), key=lambda a: a.key)
     )
     origins = tuple(api_items.origin(lib) for lib in pulled.libraries)
     return replace(
@@ -344,6 +356,16 @@ def merged(export: ExportRead, pulled: Pulled | None, state: Snapshot | None = N
         failed=export.failed
         | {api_items.origin(lib) for lib in pulled.libraries if lib in pulled.unreachable},
     )
+
+
+def _of_papers_in(
+    export: ExportRead, state: Snapshot, annotations: tuple[Annotation, ...]
+) -> tuple[Annotation, ...]:
+    """The annotations of papers in a sync of some papers: the export's, and the state's."""
+    papers = {a.source.key for a in export.annotations} | {
+        r.source_key or r.key for r in state.records.values()
+    }
+    return tuple(a for a in annotations if a.source.key in papers)
 
 
 def synced(pulled: Pulled | None) -> None:
