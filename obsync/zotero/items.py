@@ -76,14 +76,10 @@ def convert(
     data = data_of(item)
     if data.get("itemType") != "annotation" or in_trash(item):
         return Converted()
-    key = data.get("key", item.get("key"))
-    if not isinstance(key, str) or not valid_key(key):
-        return Converted(error=f"item {common.shown(key)}: not a Zotero key; skipped")
-    try:
-        kind = AnnotationType(str(data.get("annotationType")))
-    except ValueError:
-        shown = common.shown(data.get("annotationType"))
-        return Converted(error=f"annotation {key}: type {shown} is not known to obsync; skipped")
+    checked = _key_and_type(item, data)
+    if isinstance(checked, Converted):
+        return checked
+    key, kind = checked
     attachment_key = data.get("parentItem")
     if not isinstance(attachment_key, str) or not valid_key(attachment_key):
         return Converted(error=f"annotation {key}: no attachment (parentItem); skipped")
@@ -94,11 +90,38 @@ def convert(
     paper = items.get(paper_key) if isinstance(paper_key, str) else None
     if in_trash(paper):
         return Converted()  # the paper is in the trash, and its annotations with it
+    source_key = paper_key if isinstance(paper_key, str) and valid_key(paper_key) else None
     lib = library_of(library)
+    source = _source(lib, source_key or attachment_key, paper or attachment)
+    attached = ItemRef(lib, attachment_key)
+    return Converted(_annotation(library, data, (key, kind), attached, source, find_picture))
+
+
+def _key_and_type(item: Item, data: Mapping[str, Any]) -> tuple[str, AnnotationType] | Converted:
+    """The annotation's key and type, or why it is skipped."""
+    key = data.get("key", item.get("key"))
+    if not isinstance(key, str) or not valid_key(key):
+        return Converted(error=f"item {common.shown(key)}: not a Zotero key; skipped")
+    try:
+        return key, AnnotationType(str(data.get("annotationType")))
+    except ValueError:
+        shown = common.shown(data.get("annotationType"))
+        return Converted(error=f"annotation {key}: type {shown} is not known to obsync; skipped")
+
+
+def _annotation(
+    library: str,
+    data: Mapping[str, Any],
+    keyed: tuple[str, AnnotationType],
+    attachment: ItemRef,
+    source: SourceInfo,
+    find_picture: FindPicture,
+) -> Annotation:
+    """The annotation of a checked item (``keyed``: its key and type), in ``attachment``
+    of the paper ``source``."""
+    key, kind = keyed
     position = _position(data.get("annotationPosition"))
     page_label = _string(data.get("annotationPageLabel"))
-    source_key = paper_key if isinstance(paper_key, str) and valid_key(paper_key) else None
-    source = _source(lib, source_key or attachment_key, paper or attachment)
     citation = ", ".join(
         p for p in (source.citation, f"p. {page_label}" if page_label else "") if p
     )
@@ -106,22 +129,20 @@ def convert(
     comment = common.clean_comment(
         common.inline_text(_string(data.get("annotationComment")), markdown=False)
     )
-    return Converted(
-        Annotation(
-            key=key,
-            keyed=True,
-            type=kind,
-            text=text.strip(),
-            comment=comment,
-            color=normalise(data.get("annotationColor")),
-            page_label=page_label,
-            zotero_link=common.zotero_open_link(ItemRef(lib, attachment_key), position, key),
-            citation=citation,
-            source=source,
-            image=find_picture(library, key) if kind in PICTURED else None,
-            location=Location(origin(library), 0),
-            sort_index=common.position_sort_key(position, page_label),
-        )
+    return Annotation(
+        key=key,
+        keyed=True,
+        type=kind,
+        text=text.strip(),
+        comment=comment,
+        color=normalise(data.get("annotationColor")),
+        page_label=page_label,
+        zotero_link=common.zotero_open_link(attachment, position, key),
+        citation=citation,
+        source=source,
+        image=find_picture(library, key) if kind in PICTURED else None,
+        location=Location(origin(library), 0),
+        sort_index=common.position_sort_key(position, page_label),
     )
 
 
