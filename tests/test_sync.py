@@ -404,7 +404,7 @@ def test_a_full_sync_cut_short_leaves_nothing_to_mistake(
     from obsync.sync import Request, run_sync
     from obsync.sync.batches import PAPERS_PER_BATCH as PAPERS_PER_PART
 
-    from .test_templates import many_papers
+    from .test_settings_templates import many_papers
 
     papers = PAPERS_PER_PART * 2
     many_papers(export_dir, papers)

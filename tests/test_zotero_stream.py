@@ -17,7 +17,7 @@ from obsync.daemon.loop import watchdog_daemon
 from obsync.settings.config import resolve
 from obsync.zotero.settings import Secret, ZoteroSettings
 from obsync.zotero.stream import Stream
-from tests.test_run import wait_for
+from tests.test_cli_run import wait_for
 from tests.zotero_server import KEY, FakeZotero, annotation, attachment, paper
 from tests.zotero_server import serve as serve_api
 from tests.zotero_setup import write_config

@@ -14,7 +14,7 @@ from obsync.vault import note, render
 
 from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json, tree
-from .test_render import SOURCE, entry, make
+from .test_vault_render import SOURCE, entry, make
 
 README = Path(__file__).parent.parent / "README.md"
 
