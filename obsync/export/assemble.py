@@ -3,8 +3,8 @@
 Every exporter writes one annotation per paragraph in the same order: an
 anchor (the highlight, underline or image), the citation, then the comment;
 sticky notes and text boxes are a citation and a comment. A format's reader
-only has to find these elements in a paragraph (``elements``) and say how its
-text is escaped (``text_of``); assembling annotations, deriving stable ids for
+only has to find these elements in a paragraph and say how its text is
+escaped (``text_of``); assembling annotations, deriving stable ids for
 annotations without a key, and finding image files happen here.
 """
 
@@ -69,6 +69,8 @@ class ParagraphReader:
     path: Path
     root: Path
     text: str
+    # Exporter text (a comment, or quoted text) -> what the user wrote: the format's escaping.
+    text_of: Callable[[str], str]
     errors: list[InputError] = field(default_factory=list)
     seen_ids: Counter[str] = field(default_factory=Counter)
     # item key -> the best title the file gives and its rank (see titles.py)
@@ -86,15 +88,6 @@ class ParagraphReader:
         elif len(self.errors) == MAX_ERRORS:
             more = "further problems in this file are not listed"
             self.errors.append(InputError(self.path, line, more))
-
-    # -- what a format says -----------------------------------------------------
-
-    def elements(self, block: str, line: int) -> list[Element]:
-        raise NotImplementedError
-
-    def text_of(self, raw: str) -> str:
-        """Exporter text (a comment, or quoted text) -> what the user wrote."""
-        raise NotImplementedError
 
     # -- helpers for formats ----------------------------------------------------
 
@@ -123,20 +116,13 @@ class ParagraphReader:
 
     # -- assembling ---------------------------------------------------------------
 
-    def paragraph(self, block: str) -> str:
-        """A paragraph as the exporter wrote it, before the user wrapped it (a format may say)."""
-        return block
-
     def drafts(
-        self, block: str, line: int, elements: list[Element] | None = None
+        self, block: str, elements: list[Element], lines: common.LineCounter
     ) -> Iterator[Draft]:
-        """The annotations of one paragraph; ``elements`` if a parser found them already."""
+        """The annotations of one paragraph, given the ``elements`` found in it; ``lines``
+        gives the line of an element the finder gave none."""
         current: Draft | None = None
         cursor = 0
-        lines = common.LineCounter(block, line)
-        if elements is None:
-            block = self.paragraph(block)
-            elements = self.elements(block, line)
         for element in elements:
             between = block[cursor : element.start]
             cursor = element.end
@@ -164,49 +150,28 @@ class ParagraphReader:
             current.comment_parts.append(block[cursor:])
             yield current
 
-    def all_drafts(self, blocks: Iterable[tuple[int, str]]) -> list[Draft]:
-        return _attach_orphan_citations([d for line, b in blocks for d in self.drafts(b, line)])
-
     def parsed_drafts(self, blocks: Iterable[tuple[int, str, list[Element]]]) -> list[Draft]:
-        """``all_drafts`` of paragraphs whose elements a parser found."""
-        drafts = [d for line, b, found in blocks for d in self.drafts(b, line, found)]
-        return _attach_orphan_citations(drafts)
+        """The annotations of paragraphs (first line, text, elements found in it)."""
+        return attach_orphan_citations(
+            [
+                d
+                for line, b, found in blocks
+                for d in self.drafts(b, found, common.LineCounter(b, line))
+            ]
+        )
 
     def assemble(self, drafts: Iterable[Draft]) -> list[Annotation]:
         return [a for d in drafts if (a := self.annotation(d)) is not None]
 
     def annotation(self, draft: Draft) -> Annotation | None:
+        """The annotation a draft is, or None (a broken anchor, a paragraph of the user's)."""
         anchor = draft.anchor
-        if (anchor is not None and anchor.kind == "broken") or (
-            anchor is None and draft.citation is None
-        ):
+        if anchor is not None and anchor.kind == "broken":
             return None
-        locator = citation_locator(draft.citation)
-        comment = ""
-        data: dict[str, Any]
-        if anchor is None:
-            # Quoted text and a citation, or a citation with a page and a comment; a citation
-            # without a page in a paragraph of the user's own is not an annotation.
-            before = self.text_of(draft.before).strip() if draft.before.strip() else ""
-            if before.startswith("<u>") and before.endswith("</u>"):
-                kind, text = AnnotationType.UNDERLINE, common.strip_quotes(before[3:-4])
-            elif before and (quote := line_quote(before, glued=_from_zotero(draft.citation))):
-                kind, text = self.bare_quote, common.strip_quotes(quote)
-            elif not before and locator is not None and (comment := self.comment_of(draft)):
-                kind, text = AnnotationType.NOTE, ""
-            else:
-                return None
-            data = {}
-        else:
-            data = anchor.data or {}
-            text = anchor.text
-            if anchor.image:
-                kind = AnnotationType.INK if _is_ink(data) else AnnotationType.IMAGE
-            elif "underline" in anchor.attrs.get("class", "").split():
-                kind = AnnotationType.UNDERLINE
-            else:
-                kind = AnnotationType.HIGHLIGHT
-
+        found = self.anchorless(draft) if anchor is None else _anchored(anchor)
+        if found is None:
+            return None
+        kind, text, comment, data = found
         comment = comment or self.comment_of(draft)
         citation_text = draft.citation.text if draft.citation else ""
         attachment = self.item_ref(data.get("attachmentURI", data.get("uri")), draft.line)
@@ -214,64 +179,97 @@ class ParagraphReader:
         self.check_citation_uris(data, draft)
         page_label = data.get("pageLabel")
         if not isinstance(page_label, str):
-            page_label = locator or ""
+            page_label = citation_locator(draft.citation) or ""
         position = data.get("position")
-        raw_key = data.get("annotationKey")
-        keyed = isinstance(raw_key, str) and valid_key(raw_key)
-        if raw_key is not None and not keyed:
-            self.error(
-                draft.line,
-                f"annotation key {common.shown(raw_key)} is not a Zotero key; "
-                "the annotation is synced under a stable id instead",
-            )
-        color = normalise(data.get("color"))
-        if data.get("color") is not None and color is None:
-            self.error(
-                draft.line, f"colour {common.shown(data['color'])} is not a hex colour; ignored"
-            )
-        source_ref = parent or attachment
+        given_key = self.checked_key(data, draft.line)
+        color = self.checked_color(data, draft.line)
+        source_ref = self.source_ref(parent or attachment, citation_text, draft.line)
         if source_ref is None:
-            source_ref = self.unknown_source(citation_text)
-            if source_ref is None:
-                self.error(draft.line, "annotation has neither a citation nor an attachment")
-                return None
-        if keyed:
-            key = str(raw_key)
-        else:
-            key = self.stable_key(source_ref, attachment, position, kind, page_label, text, comment)
-        if attachment is not None:
-            link = common.zotero_open_link(attachment, position, key if keyed else None)
-        elif source_ref.key.startswith("obs-"):
-            link = ""
-        else:
-            link = f"zotero://select/{source_ref.library.link_part()}/items/{source_ref.key}"
-        image = self.image_file(anchor, draft.line) if anchor is not None and anchor.url else None
-        title, rank = self.title_of(source_ref.key, data, citation_text)
-        source = SourceInfo(
-            key=source_ref.key,
-            library=source_ref.library,
-            title=title,
-            title_rank=rank,
-            citation=titles.LOCATOR.sub("", citation_text).strip(),
+            return None
+        key = given_key or self.stable_key(
+            source_ref, attachment, position, kind, page_label, text, comment
         )
-        # A paper's annotations share one SourceInfo, colour and page strings: 100,000
-        # annotations in memory take a fifth less.
-        source = self.shared.setdefault(source, source)
+        image = self.image_file(anchor, draft.line) if anchor is not None and anchor.url else None
         return Annotation(
             key=key,
-            keyed=keyed,
+            keyed=given_key is not None,
             type=kind,
             text=text,
             comment=comment,
             color=None if color is None else sys.intern(color),
             page_label=sys.intern(page_label),
-            zotero_link=link,
+            zotero_link=_zotero_link(attachment, source_ref, position, given_key),
             citation=sys.intern(citation_text),  # one per page, often
-            source=source,
+            source=self.source_info(source_ref, data, citation_text),
             image=image,
             location=Location(self.path, draft.line),
             sort_index=common.position_sort_key(position, page_label),
         )
+
+    def anchorless(self, draft: Draft) -> tuple[AnnotationType, str, str, dict[str, Any]] | None:
+        """Kind, text, comment and (no) data of a paragraph without an anchor, or None.
+
+        Quoted text and a citation, or a citation with a page and a comment, is an
+        annotation; a citation without a page in a paragraph of the user's own is not.
+        """
+        if draft.citation is None:
+            return None
+        before = self.text_of(draft.before).strip() if draft.before.strip() else ""
+        if before.startswith("<u>") and before.endswith("</u>"):
+            return AnnotationType.UNDERLINE, common.strip_quotes(before[3:-4]), "", {}
+        if before and (quote := line_quote(before, glued=_from_zotero(draft.citation))):
+            return self.bare_quote, common.strip_quotes(quote), "", {}
+        if (
+            not before
+            and citation_locator(draft.citation) is not None
+            and (comment := self.comment_of(draft))
+        ):
+            return AnnotationType.NOTE, "", comment, {}
+        return None
+
+    def checked_key(self, data: dict[str, Any], line: int) -> str | None:
+        """The annotation key the data gives, if obsync can use it; an unusable one is reported."""
+        raw_key = data.get("annotationKey")
+        if isinstance(raw_key, str) and valid_key(raw_key):
+            return raw_key
+        if raw_key is not None:
+            self.error(
+                line,
+                f"annotation key {common.shown(raw_key)} is not a Zotero key; "
+                "the annotation is synced under a stable id instead",
+            )
+        return None
+
+    def checked_color(self, data: dict[str, Any], line: int) -> str | None:
+        """The data's colour, normalised; one that is not a hex colour is reported."""
+        color = normalise(data.get("color"))
+        if data.get("color") is not None and color is None:
+            self.error(line, f"colour {common.shown(data['color'])} is not a hex colour; ignored")
+        return color
+
+    def source_ref(self, given: ItemRef | None, citation_text: str, line: int) -> ItemRef | None:
+        """The paper an annotation belongs to: the item the data names, else a stand-in
+        named after the citation text; with neither, the annotation is reported (None)."""
+        source_ref = given or self.unknown_source(citation_text)
+        if source_ref is None:
+            self.error(line, "annotation has neither a citation nor an attachment")
+        return source_ref
+
+    def source_info(self, ref: ItemRef, data: dict[str, Any], citation_text: str) -> SourceInfo:
+        """The paper's SourceInfo, one for all its annotations.
+
+        A paper's annotations share one SourceInfo, colour and page strings: 100,000
+        annotations in memory take a fifth less.
+        """
+        title, rank = self.title_of(ref.key, data, citation_text)
+        source = SourceInfo(
+            key=ref.key,
+            library=ref.library,
+            title=title,
+            title_rank=rank,
+            citation=titles.LOCATOR.sub("", citation_text).strip(),
+        )
+        return self.shared.setdefault(source, source)
 
     def comment_of(self, draft: Draft) -> str:
         return common.clean_comment(self.text_of("".join(draft.comment_parts)))
@@ -382,6 +380,30 @@ def line_quote(text: str, *, glued: bool = False) -> str | None:
     if where is None or (not glued and text[: where[0]].strip(" \t")[-1:] not in ("", "\n")):
         return None
     return text[where[0] : where[1]]
+
+
+def _anchored(anchor: Element) -> tuple[AnnotationType, str, str, dict[str, Any]]:
+    """Kind, text, (no) comment and data of an anchor (a highlight, underline or image)."""
+    data = anchor.data or {}
+    if anchor.image:
+        kind = AnnotationType.INK if _is_ink(data) else AnnotationType.IMAGE
+    elif "underline" in anchor.attrs.get("class", "").split():
+        kind = AnnotationType.UNDERLINE
+    else:
+        kind = AnnotationType.HIGHLIGHT
+    return kind, anchor.text, "", data
+
+
+def _zotero_link(
+    attachment: ItemRef | None, source: ItemRef, position: object, key: str | None
+) -> str:
+    """Where the annotation opens in Zotero: its place in the attachment, else the paper
+    (no link for a stand-in paper, which Zotero does not know)."""
+    if attachment is not None:
+        return common.zotero_open_link(attachment, position, key)
+    if source.key.startswith("obs-"):
+        return ""
+    return f"zotero://select/{source.library.link_part()}/items/{source.key}"
 
 
 def _from_zotero(citation: Element | None) -> bool:
@@ -521,7 +543,7 @@ def _heading_above(lines: list[str], line: int) -> str:
     return titles.heading_title(lines[above]) if above >= 0 else ""
 
 
-def _attach_orphan_citations(drafts: list[Draft]) -> list[Draft]:
+def attach_orphan_citations(drafts: list[Draft]) -> list[Draft]:
     """Blockquote templates put the citation and comment in the paragraph after the highlight."""
     out: list[Draft] = []
     for draft in drafts:

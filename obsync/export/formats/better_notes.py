@@ -41,12 +41,6 @@ _ITEM_KEY = re.compile(r"""^[ \t]*["']?\$?itemKey["']?[ \t]*:|["']\$?itemKey["']
 class BetterNotesReader(ParagraphReader):
     bare_quote: AnnotationType = AnnotationType.UNDERLINE
 
-    def text_of(self, raw: str) -> str:
-        return common.markdown_text(raw)
-
-    def elements(self, block: str, line: int) -> list[Element]:
-        raise NotImplementedError  # paragraphs come parsed (paragraph)
-
     def paragraph_read(
         self, line: int, text: str, found: list[Element]
     ) -> tuple[int, str, list[Element]]:
@@ -140,7 +134,9 @@ def _unclosed_span(block: str) -> int | None:
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Better Notes Markdown file's text; never raises on bad input."""
-    reader = BetterNotesReader(path, root.resolve(), text.removeprefix("\ufeff"))
+    reader = BetterNotesReader(
+        path, root.resolve(), text.removeprefix("\ufeff"), common.markdown_text
+    )
     fields, body_line = front_matter(reader)
     if (cut := common.unfinished_tag(reader.text, markdown=True)) is not None:
         start = common.paragraph_start(reader.text, cut)

@@ -14,7 +14,6 @@ content, entities and attributes are decoded as a browser would.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -66,15 +65,9 @@ def titles_of(reader: ParagraphReader, root: etree._Element) -> None:
                     reader.titles[ref.key] = (title, titles.FROM_DATA)
 
 
-@dataclass(slots=True)
-class NoteHtmlReader(ParagraphReader):
-    spans_without_data: bool = True
-
-    def text_of(self, raw: str) -> str:
-        return common.inline_text(raw, markdown=False)
-
-    def elements(self, block: str, line: int) -> list[Element]:
-        raise NotImplementedError  # paragraphs come parsed (html_tree.paragraphs)
+def _html_text(raw: str) -> str:
+    """Note HTML -> text, formatting marked as ``inline_text`` marks it."""
+    return common.inline_text(raw, markdown=False)
 
 
 def _link_data(found: list[Element]) -> list[Element]:
@@ -113,7 +106,9 @@ def _link_data(found: list[Element]) -> list[Element]:
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one note HTML or Zotero HTML export; never raises on bad input."""
-    reader = NoteHtmlReader(path, root.resolve(), text.removeprefix("\ufeff"))
+    text = text.removeprefix("\ufeff")
+    # Zotero's HTML export strips the data off highlight spans: they are annotations still.
+    reader = ParagraphReader(path, root.resolve(), text, _html_text, spans_without_data=True)
     if (cut := common.unfinished_tag(reader.text)) is not None:
         reader.drop_unfinished_end(cut, block_start(reader.text, cut), "an HTML tag")
     elif len(_DIV_OPEN.findall(reader.text)) > len(_DIV_CLOSE.findall(reader.text)):

@@ -11,12 +11,18 @@ stable ids. No format here carries colours or image files.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from obsync.export import links as zotero_links
 from obsync.export import text as common
-from obsync.export.assemble import Element, ParagraphReader, file_titles, line_quote
+from obsync.export.assemble import (
+    Draft,
+    Element,
+    ParagraphReader,
+    attach_orphan_citations,
+    file_titles,
+    line_quote,
+)
 from obsync.export.markdown import front_matter, markdown_blocks
 from obsync.model import Annotation, InputError
 
@@ -54,33 +60,37 @@ def markdown_text(raw: str) -> str:
     return _ESCAPED_ANYWHERE.sub(r"\1", text)
 
 
-@dataclass(slots=True)
-class ZoteroMarkdownReader(ParagraphReader):
-    def text_of(self, raw: str) -> str:
-        return markdown_text(raw)
+def _paragraph_drafts(reader: ParagraphReader, block: str, line: int) -> list[Draft]:
+    """The annotations of one paragraph, read inside the footnote that holds it if it
+    is one (its lines counted in the paragraph as written, as they always were)."""
+    inner = _EMPTY_LINK_AROUND.match(block)
+    paragraph = block if inner is None else inner.group(1)
+    found = _elements(reader, paragraph)
+    return list(reader.drafts(paragraph, found, common.LineCounter(block, line)))
 
-    def paragraph(self, block: str) -> str:
-        inner = _EMPTY_LINK_AROUND.match(block)
-        return block if inner is None else inner.group(1)
 
-    def elements(self, block: str, line: int) -> list[Element]:
-        found = zotero_links.link_elements(block)
-        if "zotero://" not in block:
-            for match in PLAIN_CITATION.finditer(block):
-                text = match.group(1).strip()
-                data = common.citation_from_links("", text)
-                found.append(Element("citation", match.start(), match.end(), data, text))
-            found.sort(key=lambda e: e.start)
-        return zotero_links.anchor_quotes(self, block, found)
+def _elements(reader: ParagraphReader, block: str) -> list[Element]:
+    """Citations, open links and the quotes before them in one paragraph."""
+    found = zotero_links.link_elements(block)
+    if "zotero://" not in block:
+        for match in PLAIN_CITATION.finditer(block):
+            text = match.group(1).strip()
+            data = common.citation_from_links("", text)
+            found.append(Element("citation", match.start(), match.end(), data, text))
+        found.sort(key=lambda e: e.start)
+    return zotero_links.anchor_quotes(reader, block, found)
 
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Zotero Markdown export; never raises on bad input."""
-    reader = ZoteroMarkdownReader(path, root.resolve(), text.removeprefix("\ufeff"))
+    reader = ParagraphReader(path, root.resolve(), text.removeprefix("\ufeff"), markdown_text)
     if (cut := common.unfinished_link(reader.text)) is not None:
         start = common.paragraph_start(reader.text, cut)
         reader.drop_unfinished_end(cut, start, "a Zotero link")
     fields, body_line = front_matter(reader)
-    drafts = reader.all_drafts(markdown_blocks(reader.text, body_line))
+    blocks = markdown_blocks(reader.text, body_line)
+    drafts = attach_orphan_citations(
+        [d for line, block in blocks for d in _paragraph_drafts(reader, block, line)]
+    )
     file_titles(reader, drafts, fields, body_line - 1)
     return reader.assemble(drafts), reader.errors
