@@ -283,47 +283,73 @@ def inner_text(node: etree._Element) -> str:
 def _element(
     reader: ParagraphReader, node: etree._Element, at: int, offset: int = 0
 ) -> Element | None:
+    """The element an HTML node is (an image, open link, citation or highlight), or None."""
     tag = node.tag
     line = line_of(node) + offset
     attrs = {str(k): str(v) for k, v in node.items()}  # names lower-cased by the parser
     classes = attrs.get("class", "").split()
     if tag == "img":
-        data: dict[str, Any] | None = {}
-        if "data-annotation" in attrs:
-            data = reader.decode(attrs["data-annotation"], line, "image annotation")
-        kind = "anchor" if data is not None else "broken"
-        return Element(kind, at, at + 1, data, "", attrs, image=True, line=line)
+        return _image(reader, attrs, at, line)
     if tag == "a":
-        href = attrs.get("href", "")
-        label = "".join(str(t) for t in node.itertext()).strip()
-        if href.startswith("zotero://open-pdf/") and label in _OPEN_KINDS:
-            return Element("link", at, at + 1, None, href, line=line)
-        return None
+        return _open_link(node, attrs, at, line)
     if tag != "span":
         return None
     ztype = attrs.get("ztype", "")
     if ztype == "zcitation" or "citation" in classes:
-        text = inner_text(node).strip()
-        if text.startswith("(") and text.endswith(")"):
-            text = text[1:-1].strip()
-        if "data-citation" in attrs:
-            data = reader.decode(attrs["data-citation"], line, "citation")
-        else:  # Zotero's HTML export keeps only the links
-            data = common.citation_from_links(inner_source(node), text)
-        return Element("citation", at, at + 1, data, text, attrs, line=line)
+        return _citation(reader, node, attrs, at, line)
     if ztype == "zhighlight" or ({"highlight", "underline"} & set(classes)):
-        if not ztype and not reader.spans_without_data and "data-annotation" not in attrs:
-            return None  # text in a highlight's colours, no more
-        text = common.strip_quotes(inner_text(node))
-        if "data-annotation" not in attrs:
-            if ztype:  # Better Notes' highlight that lost its data: no annotation to make
-                return Element("broken", at, at + 1, None, "", attrs, line=line)
-            return Element("anchor", at, at + 1, {}, text, attrs, line=line)  # links give data
-        data = reader.decode(attrs["data-annotation"], line, "annotation")
-        if data is None:  # reported; the span still owns its citation and comment
-            return Element("broken", at, at + 1, None, "", attrs, line=line)
-        return Element("anchor", at, at + 1, data, text, attrs, line=line)
+        return _highlight(reader, node, attrs, at, line)
     return None
+
+
+def _image(reader: ParagraphReader, attrs: dict[str, str], at: int, line: int) -> Element:
+    """An ``<img>``: an image annotation, broken if its data cannot be read."""
+    data: dict[str, Any] | None = {}
+    if "data-annotation" in attrs:
+        data = reader.decode(attrs["data-annotation"], line, "image annotation")
+    kind = "anchor" if data is not None else "broken"
+    return Element(kind, at, at + 1, data, "", attrs, image=True, line=line)
+
+
+def _open_link(node: etree._Element, attrs: dict[str, str], at: int, line: int) -> Element | None:
+    """An ``<a>`` that opens an annotation in Zotero (labelled pdf, epub…), else None."""
+    href = attrs.get("href", "")
+    label = "".join(str(t) for t in node.itertext()).strip()
+    if href.startswith("zotero://open-pdf/") and label in _OPEN_KINDS:
+        return Element("link", at, at + 1, None, href, line=line)
+    return None
+
+
+def _citation(
+    reader: ParagraphReader, node: etree._Element, attrs: dict[str, str], at: int, line: int
+) -> Element:
+    """A citation span: its text without parentheses, its data or the links it holds."""
+    text = inner_text(node).strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    if "data-citation" in attrs:
+        data = reader.decode(attrs["data-citation"], line, "citation")
+    else:  # Zotero's HTML export keeps only the links
+        data = common.citation_from_links(inner_source(node), text)
+    return Element("citation", at, at + 1, data, text, attrs, line=line)
+
+
+def _highlight(
+    reader: ParagraphReader, node: etree._Element, attrs: dict[str, str], at: int, line: int
+) -> Element | None:
+    """A highlight or underline span: an anchor, broken if its data is lost or unreadable."""
+    ztype = attrs.get("ztype", "")
+    if not ztype and not reader.spans_without_data and "data-annotation" not in attrs:
+        return None  # text in a highlight's colours, no more
+    text = common.strip_quotes(inner_text(node))
+    if "data-annotation" not in attrs:
+        if ztype:  # Better Notes' highlight that lost its data: no annotation to make
+            return Element("broken", at, at + 1, None, "", attrs, line=line)
+        return Element("anchor", at, at + 1, {}, text, attrs, line=line)  # links give data
+    data = reader.decode(attrs["data-annotation"], line, "annotation")
+    if data is None:  # reported; the span still owns its citation and comment
+        return Element("broken", at, at + 1, None, "", attrs, line=line)
+    return Element("anchor", at, at + 1, data, text, attrs, line=line)
 
 
 def _with_link_parentheses(text: str, elements: list[Element]) -> list[Element]:

@@ -109,26 +109,32 @@ def anchor_quotes(reader: ParagraphReader, block: str, found: list[Element]) -> 
     for index, element in enumerate(found):
         following = found[index + 1] if index + 1 < len(found) else None
         start = out[-1].end if out else 0
-        if element.kind == "citation":
-            link = following if following is not None and following.kind == "link" else None
-            page = common.locator_of(element.text)
-            anchor = _quoted(reader, block, start, element.start, link, page)
-            if anchor is not None:
-                out.append(anchor)
-            out.append(element)
-        elif element.kind == "link" and block[start : element.start].strip():
-            anchor = _quoted(reader, block, start, element.start, element, None)
-            if anchor is not None:
-                out.append(anchor)
-            out.append(element)
-        elif element.kind == "anchor" and element.image:
-            # [image] ([pdf](…)) then the citation on the next line.
-            link = following if following is not None and following.kind == "link" else None
-            data = link_data(link.text, None) if link else None
-            out.append(Element("anchor", element.start, element.end, data or {}, "", image=True))
-        else:
-            out.append(element)
-    # An image's page label is its citation's locator, which comes after its link.
+        out += _with_anchor(reader, block, start, element, following)
+    return _image_page_labels(out)
+
+
+def _with_anchor(
+    reader: ParagraphReader, block: str, start: int, element: Element, following: Element | None
+) -> list[Element]:
+    """``element``, after the anchor the quoted text between ``start`` and it makes, if any;
+    an ``[image]`` placeholder is given the data of the open link ``following`` it."""
+    link = following if following is not None and following.kind == "link" else None
+    if element.kind == "citation":
+        page = common.locator_of(element.text)
+        anchor = _quoted(reader, block, start, element.start, link, page)
+    elif element.kind == "link" and block[start : element.start].strip():
+        anchor = _quoted(reader, block, start, element.start, element, None)
+    elif element.kind == "anchor" and element.image:
+        # [image] ([pdf](…)) then the citation on the next line.
+        data = link_data(link.text, None) if link else None
+        return [Element("anchor", element.start, element.end, data or {}, "", image=True)]
+    else:
+        anchor = None
+    return [element] if anchor is None else [anchor, element]
+
+
+def _image_page_labels(out: list[Element]) -> list[Element]:
+    """Give images their page label: their citation's locator, which comes after their link."""
     for index, element in enumerate(out):
         if element.image and element.data and index + 2 < len(out):
             citation = out[index + 2] if out[index + 1].kind == "link" else out[index + 1]

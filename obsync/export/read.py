@@ -89,15 +89,7 @@ def name_unread_keys(
         if at is not None:
             errors[at] = replace(errors[at], message=f"annotation {key}: {errors[at].message}")
             continue
-        stops = [
-            e.line for e in errors if e.line is not None and e.line <= line and STOP in e.message
-        ]
-        if stops:
-            why = f"it comes after line {stops[0]}, where the file stops being readable"
-        elif not annotations and format_of(text) is None:
-            why = "the file is in no export format obsync knows"
-        else:
-            why = "no highlight, image or note that obsync reads holds it"
+        why = _why_unread(line, errors, not annotations and format_of(text) is None)
         if len(errors) < MAX_ERRORS:
             errors.append(InputError(path, line, f"annotation {key} is not synced: {why}"))
         else:
@@ -108,6 +100,16 @@ def name_unread_keys(
             InputError(path, None, f"{len(unnamed)} more annotations not synced: {listed}")
         )
     return errors
+
+
+def _why_unread(line: int, errors: list[InputError], unknown_format: bool) -> str:
+    """Why a key the file shows on ``line`` is not synced, as its error says."""
+    stops = [e.line for e in errors if e.line is not None and e.line <= line and STOP in e.message]
+    if stops:
+        return f"it comes after line {stops[0]}, where the file stops being readable"
+    if unknown_format:
+        return "the file is in no export format obsync knows"
+    return "no highlight, image or note that obsync reads holds it"
 
 
 # From this many files on, a second process reads half of them (see read_files).

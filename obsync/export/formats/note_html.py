@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from lxml import etree
@@ -83,25 +84,36 @@ def _link_data(found: list[Element]) -> list[Element]:
         if element.image and link is None and citation is None:
             pasted.append(index)  # a picture pasted into the note: no annotation
             continue
-        page = None
-        if citation is not None and citation.data is not None:
-            items = citation.data.get("citationItems") or [{}]
-            page = items[0].get("locator") or None
-        data = link_data(link.text, page) if link is not None else None
-        if data is not None:
-            if citation is not None and citation.data:
-                data["citationItem"] = (citation.data.get("citationItems") or [{}])[0]
-            out[index] = Element(
-                element.kind,
-                element.start,
-                element.end,
-                data,
-                element.text,
-                element.attrs,
-                image=element.image,
-                line=element.line,
-            )
+        out[index] = _with_link_data(element, link, citation)
     return [e for index, e in enumerate(out) if index not in pasted]
+
+
+def _first_cited(citation: Element | None) -> Any:
+    """The first item of a citation's data (``{}`` if it has none), or None without data."""
+    if citation is None or citation.data is None:
+        return None
+    return (citation.data.get("citationItems") or [{}])[0]
+
+
+def _with_link_data(anchor: Element, link: Element | None, citation: Element | None) -> Element:
+    """An anchor given the data its open link says, with its citation's item (if any)."""
+    cited = _first_cited(citation)
+    page = cited.get("locator") or None if cited is not None else None
+    data = link_data(link.text, page) if link is not None else None
+    if data is None:
+        return anchor
+    if cited is not None and citation is not None and citation.data:
+        data["citationItem"] = cited
+    return Element(
+        anchor.kind,
+        anchor.start,
+        anchor.end,
+        data,
+        anchor.text,
+        anchor.attrs,
+        image=anchor.image,
+        line=anchor.line,
+    )
 
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
