@@ -40,6 +40,9 @@ def read_in_two(monkeypatch: pytest.MonkeyPatch, *, child_killed: bool = False) 
     each read in this process took (the child's are counted in the child). With
     ``child_killed``, the child is SIGKILLed as it starts, as the OOM killer would."""
     monkeypatch.setattr(export, "PARALLEL_FROM", 2)
+    # A thread another test left (a file observer still stopping) must not make this
+    # process read alone: what is tested here is the split.
+    monkeypatch.setattr(export.threading, "active_count", lambda: 1)
     parent, real = os.getpid(), export._read_here
     read_here: list[int] = []
 
