@@ -102,7 +102,7 @@ def test_notifier_reaches_an_abstract_socket() -> None:
 
 def test_notifier_without_a_socket_does_nothing() -> None:
     notifier = Notifier({})
-    assert not notifier.enabled and notifier.watchdog_interval is None
+    assert not notifier.address and notifier.watchdog_interval is None
     notifier.ready("x")  # no error
 
 

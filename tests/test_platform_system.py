@@ -7,6 +7,7 @@ import functools
 import multiprocessing
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
@@ -16,7 +17,7 @@ import obsync.export.read as export
 import obsync.vault.write as vault_module
 from obsync.daemon.notify import Notifier
 from obsync.platform import system
-from obsync.platform.system import F_FULLFSYNC, make_durable, places
+from obsync.platform.system import F_FULLFSYNC, make_durable, places, syncfs
 from obsync.settings.config import resolve
 from obsync.sync import Request, run_sync
 
@@ -71,6 +72,13 @@ def test_linux_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert calls.made == [("fsync", file.fileno())]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="syncfs(2) is Linux's")
+def test_syncfs_flushes_the_folders_file_system_on_linux(tmp_path: Path) -> None:
+    syncfs(tmp_path, "linux")
+    with pytest.raises(OSError):
+        syncfs(tmp_path / "missing", "linux")
+
+
 def test_the_vault_on_macos_full_fsyncs_every_file_and_never_calls_syncfs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,9 +86,9 @@ def test_the_vault_on_macos_full_fsyncs_every_file_and_never_calls_syncfs(
     calls = Calls(monkeypatch)
     on_macos = functools.partial(make_durable, system="darwin", fcntl_call=calls.fcntl)
     monkeypatch.setattr(vault_module, "make_durable", on_macos)
-    monkeypatch.setattr(vault_module, "is_linux", lambda: False)
-    monkeypatch.setattr(vault_module, "_libc", vault_module._libc.__wrapped__)
-    assert vault_module._libc() is None
+    with pytest.raises(OSError):
+        syncfs(tmp_path, "darwin")
+    monkeypatch.setattr(vault_module, "syncfs", functools.partial(syncfs, system="darwin"))
     vault = tmp_path / "vault"
     vault.mkdir()
     writer = vault_module._Writer(vault, vault_module.Applied())
@@ -129,7 +137,7 @@ def test_sd_notify_is_silent_without_notify_socket(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(socket, "socket", no_socket)
     notifier = Notifier({})
-    assert not notifier.enabled
+    assert not notifier.address
     notifier.ready("ready")
     notifier.status("1 note")
     notifier.watchdog()

@@ -195,14 +195,14 @@ def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
 
     # With an fsync fault set, the one syncfs per batch reports a writeback error too, and
     # obsync falls back to an fsync per file to learn which files failed.
-    real_syncfs = vault_module._syncfs
+    real_syncfs = vault_module.syncfs
 
     def syncfs(folder: Path) -> None:
         if "fsync" in active:
             raise OSError(active["fsync"][0], os.strerror(active["fsync"][0]), str(folder))
         real_syncfs(folder)
 
-    monkeypatch.setattr(vault_module, "_syncfs", syncfs)
+    monkeypatch.setattr(vault_module, "syncfs", syncfs)
 
     def set_fault(name: str, code: int, when: Callable[[Any], bool] = lambda _t: True) -> None:
         active[name] = (code, when)
@@ -388,9 +388,9 @@ def test_many_writes_share_one_syncfs_and_a_few_are_fsynced_each(
     export.mkdir()
     library(export)
     calls: list[str] = []
-    real_syncfs, real_fsync = vault_module._syncfs, os.fsync
+    real_syncfs, real_fsync = vault_module.syncfs, os.fsync
     monkeypatch.setattr(
-        vault_module, "_syncfs", lambda f: (calls.append("syncfs"), real_syncfs(f))[1]
+        vault_module, "syncfs", lambda f: (calls.append("syncfs"), real_syncfs(f))[1]
     )
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
     settings = settings_for(export, tmp_path / "vault")

@@ -210,7 +210,7 @@ class Daemon:
             log.warning("cannot watch %s: %s", self.settings.export, exc)
             return None
 
-    def sync_now(self, *, full: bool = False, list_vault: bool = True) -> Report:
+    def sync_now(self, *, list_vault: bool = True) -> Report:
         """A sync of what changed (see sync/scope.py); the vault's folders listed at start
         and on rescans only, so an export change is written without that walk."""
         assert self.whole is not None and self.folder is not None
@@ -218,7 +218,7 @@ class Daemon:
         self.whole.read_into(self.folder)
         report = self.sync(
             self.settings,
-            Request(full=full, list_vault=list_vault),
+            Request(list_vault=list_vault),
             folder=self.folder,
             hold=settling,
             stop=self.should_stop,

@@ -26,10 +26,6 @@ class Notifier:
         mine = not pid or pid == str(os.getpid())
         self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and mine else None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.address)
-
     def send(self, *fields: str, wait: float = 1.0) -> None:
         """Send one message; with a full queue (a listener that does not read), wait at
         most ``wait`` seconds, then drop it: a daemon must never hang on sd_notify."""

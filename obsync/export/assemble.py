@@ -463,11 +463,29 @@ def file_titles(
     note of several papers, a ``## Title`` heading names the paper whose annotations
     follow it. A title the annotation data gives still wins (see ``title_of``).
     """
+    papers = _papers_of(reader, drafts)
+    if not papers:
+        return
+
+    @functools.cache
+    def lines() -> list[str]:
+        return reader.text.split("\n")
+
+    _title_main_paper(reader, papers.most_common(1)[0][0], drafts, fields, header_lines, lines)
+    if len(papers) > 1:
+        for draft in drafts:
+            key = _paper_of(reader, draft)
+            if key and key not in reader.titles and (title := _heading_above(lines(), draft.line)):
+                reader.titles[key] = (title, titles.FROM_FILE)
+
+
+def _papers_of(reader: ParagraphReader, drafts: list[Draft]) -> Counter[str]:
+    """How many of the file's annotations each paper has (notes counted only if no other)."""
     # Counted by the first URI of a highlight's citation data where there is one (the paper
     # it names, as a rule): parsing every annotation's citation would cost more.
     cited: Counter[str] = Counter()
     papers: Counter[str] = Counter()
-    marked = [d for d in drafts if d.anchor is not None] or drafts  # notes only if no other
+    marked = [d for d in drafts if d.anchor is not None] or drafts
     for draft in marked:
         if (uri := _cited_uri(draft)) is not None:
             cited[uri] += 1
@@ -477,14 +495,19 @@ def file_titles(
         if (ref := common.parse_item_uri(uri)) is not None:
             papers[ref.key] += count
     papers.pop("", None)
-    if not papers:
-        return
-    main = papers.most_common(1)[0][0]
-    first = min(d.line for d in drafts)
+    return papers
 
-    @functools.cache
-    def lines() -> list[str]:
-        return reader.text.split("\n")
+
+def _title_main_paper(
+    reader: ParagraphReader,
+    main: str,
+    drafts: list[Draft],
+    fields: Mapping[str, object],
+    header_lines: int,
+    lines: Callable[[], list[str]],
+) -> None:
+    """The first title the file states, in order of trust, unless a better one is known."""
+    first = min(d.line for d in drafts)
 
     def body() -> str:
         kept = (line for line in lines()[header_lines:] if "<" not in line and "](" not in line)
@@ -507,11 +530,6 @@ def file_titles(
         if title := title_of():
             reader.titles[main] = (title, rank)
             break
-    if len(papers) > 1:
-        for draft in drafts:
-            key = _paper_of(reader, draft)
-            if key and key not in reader.titles and (title := _heading_above(lines(), draft.line)):
-                reader.titles[key] = (title, titles.FROM_FILE)
 
 
 def _cited_uri(draft: Draft) -> str | None:

@@ -89,6 +89,23 @@ def exchange(a: Path, b: Path, system: str | None = None) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
+def syncfs(folder: Path, system: str | None = None) -> None:
+    """Flush the file system holding ``folder`` in one call: syncfs(2) on Linux.
+
+    OSError where there is no such call (macOS, which makes each file durable with
+    :func:`make_durable` instead): the caller then flushes file by file."""
+    libc = _libc() if is_linux(system) else None
+    if libc is None or not hasattr(libc, "syncfs"):
+        raise OSError(errno.ENOSYS, "syncfs is not available here")
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if libc.syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+    finally:
+        os.close(fd)
+
+
 def can_fork_reader(system: str | None = None) -> bool:
     """A forked process may read exports beside this one: Linux only, where prctl ties the
     child's life to ours (macOS has no such call, and fork there is unsafe with threads)."""

@@ -10,9 +10,6 @@ Nothing is written through a symbolic link or outside the vault.
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import functools
 import logging
 import os
 import stat
@@ -23,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from obsync.model import Kind
-from obsync.platform.system import exchange, is_linux, make_durable
+from obsync.platform.system import exchange, make_durable, syncfs
 from obsync.progress import WRITING, Progress
 from obsync.vault.listing import TEMP_PREFIX, temp_name
 from obsync.vault.note import encode
@@ -130,32 +127,6 @@ BATCH = 256  # temporary files made durable together, then renamed into place
 # syncfs flushes the whole file system, other programs' writes too: for a few files (the
 # daemon's usual sync) an fsync each costs less, and does not wait on anyone else's data.
 SYNCFS_FROM = 16
-
-
-def _syncfs(folder: Path) -> None:
-    """Flush the file system holding ``folder``: one syncfs(2), not an fsync per file."""
-    libc = _libc()
-    if libc is None:
-        raise OSError(errno.ENOSYS, "syncfs is not available here")
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if libc.syncfs(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code))
-    finally:
-        os.close(fd)
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    if not is_linux():  # macOS has no syncfs: an F_FULLFSYNC per file (system.py)
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syncfs  # noqa: B018 (is it there?)
-    except (OSError, AttributeError):
-        return None
-    return libc
 
 
 @dataclass(slots=True)
@@ -281,7 +252,7 @@ class _Writer:
     def _syncfs(self) -> bool:
         """One syncfs for every staged file; False: fsync each (to pin an error on its file)."""
         try:
-            _syncfs(self.vault)
+            syncfs(self.vault)
         except OSError:
             return False
         return True
