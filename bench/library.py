@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests import formats  # noqa: E402  (the writer the tests check against FORMATS.md)
+from tests import formats  # noqa: E402  (the writer of docs/formats.md's shapes)
 
 COLORS = ["#ffd400", "#ff6666", "#5fb236", "#2ea8e5", "#a28ae5", "#e56eee", "#f19837"]
 WORDS = [

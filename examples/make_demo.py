@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python examples/make_demo.py``. The output is deterministic
 and committed; the writer is the one the tests use (tests/formats.py), which follows
-FORMATS.md byte for byte.
+docs/formats.md byte for byte.
 """
 
 from __future__ import annotations

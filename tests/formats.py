@@ -1,4 +1,4 @@
-"""Write one paper's annotations in every export format, byte for byte as FORMATS.md shows them.
+"""Write one paper's annotations in every export format, byte for byte as docs/formats.md shows them.
 
 Tests describe annotations once (``Ann``) and get the same paper as Better Notes Markdown
 (current and before 2.1.7), Zotero's Markdown export with and without links, note HTML and

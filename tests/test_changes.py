@@ -1,4 +1,4 @@
-"""Syncing only what changed (changes.py): the same vault as a full sync, at the cost of
+"""Syncing only what changed (sync/scope.py), end to end: the same vault as a full sync, at the cost of
 what changed, and a full sync whenever the narrow view could be wrong."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command line's own flags (cli.py); each command has its tests beside its module."""
+"""The command line's own flags (cli/__init__.py); each command has its tests beside its module."""
 
 from __future__ import annotations
 

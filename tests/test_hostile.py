@@ -2,7 +2,7 @@
 
 Every test first syncs a good export (one paper in Better Notes Markdown) and writes the
 user's own text below the marker of its notes. Then a hostile file joins the export folder,
-and the good file gains one annotation. Each test checks the promises of SPEC §3.5–3.6:
+and the good file gains one annotation. Each test checks the promises for bad input:
 
 * bad input is reported in ``errors`` with its file (and line where known), exit code 1;
   input that is only odd is valid: no error, exit code 0;

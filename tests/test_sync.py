@@ -15,7 +15,7 @@ from obsync.settings.config import DEFAULT_MARKER as MARKER
 from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json, tree
 
-SPEC_PROPERTIES = {
+NOTE_PROPERTIES = {
     "annotation-key", "annotation-type", "source", "page", "color", "tags", "zotero", "citation",
     "obsync",  # the stamp of what obsync wrote
 }  # fmt: skip
@@ -38,7 +38,7 @@ def test_first_sync_makes_one_note_per_annotation(synced: dict[str, object], vau
     keys = set()
     for path in notes:
         post = frontmatter.load(path)
-        expected = SPEC_PROPERTIES if "color" in post.metadata else SPEC_PROPERTIES - {"color"}
+        expected = NOTE_PROPERTIES if "color" in post.metadata else NOTE_PROPERTIES - {"color"}
         assert set(post.metadata) == expected, path
         assert isinstance(post["page"], str) and isinstance(post["tags"], list)
         assert post["zotero"].startswith("zotero://")

@@ -1,4 +1,4 @@
-"""The systemd user units: the options SPEC §5 asks for, and clean under systemd-analyze."""
+"""The systemd user units: the options the README promises, and clean under systemd-analyze."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ over that time, whatever other files do meanwhile. No change waits longer than
 ``max_delay``: a file rewritten without pause is handed on anyway, at a moment
 it is known to be whole (renamed into place, or closed by its writer) and
 unchanged since. A file not known to be whole may still be growing after a
-stall, which the daemon guards against (see daemon.py). The OS event source
+stall, which the daemon guards against (see settle.py). The OS event source
 (watchdog) is swapped for a scripted one in tests, and the clock is injected.
 """
 

@@ -8,7 +8,7 @@ readers before parsing) and reported, so hostile input still gets its error.
 A paragraph comes out as text in which each element obsync reads (a highlight,
 underline, image, citation or "open in Zotero" link) stands as one placeholder
 character, and the list of those elements with their offsets in that text: the
-shape every format's paragraphs take (see paragraphs.py). Inline formatting
+shape every format's paragraphs take (see assemble.py). Inline formatting
 stays as simple tags (``<b>``, ``<i>``, ``<br>``…) with the text HTML-escaped, so
 ``common.inline_text`` decodes it exactly once.
 """

@@ -1,4 +1,4 @@
-"""Reader for Better Notes Markdown exports (all versions, SPEC §1, FORMATS.md §2.3).
+"""Reader for Better Notes Markdown exports, every version (docs/formats.md §4).
 
 Better Notes keeps Zotero's annotation spans as raw HTML lines inside Markdown
 (``ztype="zhighlight"``, ``ztype="zcitation"``) and image annotations as

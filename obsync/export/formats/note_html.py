@@ -1,4 +1,4 @@
-"""Reader for HTML exports: Zotero's note HTML and "Export Note → HTML" (FORMATS.md §1, §2.2).
+"""Reader for HTML exports: Zotero's note HTML and "Export Note → HTML" (docs/formats.md §1, §3).
 
 Note HTML (``<div data-schema-version=…>``) carries everything Better Notes
 does: ``data-annotation`` on highlight, underline and image elements and

@@ -1,9 +1,9 @@
-"""Reader for Zotero's own "Export Note → Markdown" (FORMATS.md §2.1), with or without links.
+"""Reader for Zotero's own "Export Note → Markdown", with or without links (docs/formats.md §2).
 
 With "Include Zotero Links" each highlight is followed by its citation
 ``([Zhao et al., 2023, p. 1](zotero://select/…))`` and an open link
 ``([pdf](zotero://open-pdf/…?page=1&annotation=KEY))``: the key, attachment and
-page come from that link (see zotero_links.py). Without links, only the quoted
+page come from that link (see links.py). Without links, only the quoted
 text and the citation ``(Zhao et al., 2023, p. 1)`` remain: such annotations get
 stable ids. No format here carries colours or image files.
 """

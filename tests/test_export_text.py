@@ -1,4 +1,4 @@
-"""Pieces the readers share (export/common.py)."""
+"""Pieces the readers share (export/text.py)."""
 
 from __future__ import annotations
 
