@@ -603,7 +603,9 @@ class _Paper:
         page, color = annotation.page_label, annotation.color
         if decision.record is not None:  # its record keeps its line in the literature note
             listed = replace(decision.record, entry=link, sort=sort, page=page, color=color or "")
-            decision = replace(decision, record=listed)
+            # (the constructor, not replace(): this runs for every annotation of a sync)
+            decision = Decision(decision.path, listed, decision.count, decision.writes,
+                                decision.problems, decision.conflicts)  # fmt: skip
         self.out.add(decision, self.out.annotations)
         return render.Entry(sort, link, page, color)
 
