@@ -60,6 +60,19 @@ class Notes(_Strict):
     # How a new literature note is named: the paper's title, its citation ("Zhao et al.,
     # 2023") or its Zotero item key. Notes that exist keep their names.
     literature_name: Literal["title", "citation", "key"] = "title"
+    # What goes before each of an annotation's Zotero tags in the note's ``tags``:
+    # "" keeps Zotero's names ("to read" -> ``to-read``); "zotero/tag/" nests them.
+    tag_prefix: str = ""
+    # Whether ``#tag`` and ``[[link]]`` the user wrote in a Zotero comment work in
+    # Obsidian (true) or are shown as typed (false). Highlighted text is always literal.
+    comment_links: bool = True
+
+    @field_validator("tag_prefix")
+    @classmethod
+    def _tag_prefix(cls, value: str) -> str:
+        if any(c.isspace() for c in value) or value.startswith("#") or "//" in value:
+            raise ValueError("must be part of a tag, such as 'zotero/tag/': no spaces, no '#'")
+        return value
 
     @field_validator("marker")
     @classmethod
@@ -174,6 +187,8 @@ class Settings:
     config_file: Path | None
     daemon: Daemon = field(default_factory=Daemon)
     literature_name: str = "title"
+    tag_prefix: str = ""
+    comment_links: bool = True
     templates: Templates = DEFAULT_TEMPLATES
     zotero: ZoteroSettings | None = None
 
@@ -332,6 +347,8 @@ def resolve(
         attachments_folder=config.folders.attachments,
         marker=config.notes.marker,
         literature_name=config.notes.literature_name,
+        tag_prefix=config.notes.tag_prefix,
+        comment_links=config.notes.comment_links,
         colors={key: tuple(tags) for key, tags in config.colors.items()},
         config_file=found,
         daemon=config.daemon,
