@@ -107,6 +107,8 @@ def config_text(export: Path | None, vault: Path | None, zotero: Sequence[str] =
     marker = _rows(
         ("marker", notes.marker, ""),
         ("literature_name", notes.literature_name, '"title", "citation" or "key"'),
+        ("tag_prefix", notes.tag_prefix, 'before each Zotero tag: "zotero/tag/" nests them'),
+        ("comment_links", notes.comment_links, "#tag and [[link]] in a comment work"),
     )
     colors = _rows(
         ("yellow", ["important"], "an example"),
