@@ -71,6 +71,9 @@ class SourceInfo:
     citation: str
 
 
+NO_PAGE = "99999"  # the sort index of an annotation whose page is not known: last
+
+
 @dataclass(frozen=True, slots=True)
 class Annotation:
     """One Zotero annotation as read from an export.
@@ -92,7 +95,12 @@ class Annotation:
     source: SourceInfo
     image: Path | None
     location: Location
-    sort_index: tuple[int, float, float] = (0, 0.0, 0.0)
+    # Zotero's annotationSortIndex ("00003|001234|00100": page, offset in the text, top)
+    # where the source holds it, else the page alone ("00003"; "" for no page): within a
+    # page, an export's annotations keep the order they stand in in the file.
+    sort_index: str = ""
+    tags: tuple[str, ...] = ()  # the annotation's own tags in Zotero, as Zotero names them
+    author: str = ""  # who made it, in a group library
 
     def richness(self) -> tuple[int, int, int, int, int]:
         """Orders copies of the same annotation: the richer copy wins."""

@@ -315,8 +315,8 @@ def check_annotation_properties(p: dict[str, Any], where: str) -> None:
     assert not re.search(r"[\s<>]", p["zotero"]), where
     assert isinstance(p["citation"], str), where
     assert set(p) <= {
-        "annotation-key", "annotation-type", "source", "page", "color", "tags", "zotero",
-        "citation", "annotation-status", "obsync",
+        "annotation-key", "annotation-type", "source", "page", "order", "color", "tags",
+        "author", "zotero", "citation", "annotation-status", "obsync",
     }, where  # fmt: skip
 
 

@@ -178,7 +178,11 @@ def test_unexpected_error_exit_3(
             "at least the debounce (2 s)",
         ),
         ("vualt = '/v'\n", "vualt", "unknown key (did you mean 'vault'?)"),
-        ("[notes]\nzzz = 1\n", "notes.zzz", "unknown key (known keys: marker, literature_name, tag_prefix, comment_links)"),
+        (
+            "[notes]\nzzz = 1\n",
+            "notes.zzz",
+            "unknown key (known keys: marker, literature_name, tag_prefix, comment_links)",
+        ),
         ("[colors]\nchartreuse = ['x']\n", "colors", "'chartreuse' is not a colour"),
         ("folders = 'x'\n", "folders", "must be a table, [folders]"),
     ],

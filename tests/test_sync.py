@@ -16,8 +16,8 @@ from . import formats
 from .helpers import age, copy_fixture, note_path, sync_json, tree
 
 NOTE_PROPERTIES = {
-    "annotation-key", "annotation-type", "source", "page", "color", "tags", "zotero", "citation",
-    "obsync",  # the stamp of what obsync wrote
+    "annotation-key", "annotation-type", "source", "page", "order", "color", "tags", "zotero",
+    "citation", "obsync",  # the stamp of what obsync wrote
 }  # fmt: skip
 
 

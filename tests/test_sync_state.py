@@ -29,7 +29,7 @@ def record(key: str, paper: str = "PAPER111", kind: Kind = Kind.ANNOTATION) -> R
         export_file="one.md",
         source_key=paper if kind is Kind.ANNOTATION else "",
         entry=f"- [[{key}]]",
-        sort=(3, 0.25, 0.5, 7, key),
+        sort=("00003|000007", key),
         page="4",
         color="yellow",
     )
@@ -204,10 +204,19 @@ def test_a_state_of_obsync_0_1_opens_and_gains_the_new_columns(tmp_path: Path) -
         state = store.load()
         assert state.records == {
             (Kind.ANNOTATION, "AAAA1111"): Record(
-                Kind.ANNOTATION, "AAAA1111", "Zotero/a.md", "fp", ("zotero",), "one.md",
-                "PAPER111", "- [[a]]", (2, 0.5, 0.25, 3, "AAAA1111"), page="", color="",
+                Kind.ANNOTATION,
+                "AAAA1111",
+                "Zotero/a.md",
+                "fp",
+                ("zotero",),
+                "one.md",
+                "PAPER111",
+                "- [[a]]",
+                ("00002", "AAAA1111"),
+                page="",
+                color="",
             )
-        }  # fmt: skip
+        }  # fmt: skip  (the sort of before Zotero's order keeps its page)
         assert state.meta == {"complete": "1"}
         assert store.load_files() == {
             "one.md": FileRecord("one.md", (10, 20), ("PAPER111",), digest="", citations=())

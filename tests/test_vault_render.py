@@ -30,6 +30,7 @@ def make(**changes: object) -> Annotation:
         "source": SOURCE,
         "image": None,
         "location": Location(Path("x.md"), 1),
+        "sort_index": "00000|000100|00300",
     }
     fields.update(changes)
     return Annotation(**fields)  # type: ignore[arg-type]
@@ -54,6 +55,7 @@ def test_annotation_note_has_exactly_the_spec_properties() -> None:
         "annotation-type: highlight\n"
         'source: "[[A Survey of Large Language Models]]"\n'
         'page: "1"\n'
+        'order: "00000|000100|00300"\n'
         'color: "#ffd400"\n'
         "tags:\n"
         "  - zotero/yellow\n"
@@ -78,6 +80,26 @@ def test_colour_tags_default_and_custom() -> None:
     assert "  - important\n  - read/later\n" in custom
     no_colour = rendered_text(make(color=None))
     assert "color:" not in no_colour and "tags: []\n" in no_colour
+
+
+def test_zotero_tags_follow_the_colour_tags_as_valid_obsidian_tags() -> None:
+    annotation = make(tags=("to read", "cute", "methods / RCT", "1984", "zotero/yellow", "!!"))
+    text = rendered_text(annotation)
+    assert 'tags:\n  - zotero/yellow\n  - to-read\n  - cute\n  - methods/RCT\n  - "_1984"\n' in text
+    prefixed = render.annotation_note(
+        annotation, source_stem="S", image_name=None, colors={}, marker=MARKER,
+        tag_prefix="zotero/tag/",
+    )  # fmt: skip
+    assert prefixed.generated_tags == (
+        "zotero/yellow", "zotero/tag/to-read", "zotero/tag/cute", "zotero/tag/methods/RCT",
+        "zotero/tag/_1984", "zotero/tag/zotero/yellow",
+    )  # fmt: skip
+
+
+def test_who_made_it_is_a_property_in_a_group_library_only() -> None:
+    assert "author:" not in rendered_text(make())
+    text = rendered_text(make(author="Ada Lovelace"))
+    assert "  - zotero/yellow\nauthor: Ada Lovelace\nzotero:" in text
 
 
 def test_image_is_embedded() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import html
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from obsync.model import Library
+from obsync.model import NO_PAGE, Library
 from obsync.vault.names import is_reserved
 
 # Item keys and group ids name files and go into links: only letters, digits, ``_`` and ``-``.
@@ -128,20 +127,16 @@ def zotero_open_link(attachment: ItemRef, position: object, key: str | None) -> 
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 
 
-def position_sort_key(position: object, fallback_page: str) -> tuple[int, float, float]:
-    """Page order: page index, then top to bottom, then left to right."""
+def page_sort_index(position: object, fallback_page: str) -> str:
+    """The page part of Zotero's sort index: ``00003`` for the fourth page (its index), from
+    the position, else from a page label that is a number; ``99999`` when neither says."""
     if isinstance(position, dict):
         page_index = position.get("pageIndex")
-        rects = position.get("rects")
-        if isinstance(page_index, int) and not isinstance(page_index, bool):
-            top, left = 0.0, 0.0
-            if isinstance(rects, list) and rects and isinstance(rects[0], list):
-                with contextlib.suppress(IndexError, TypeError, ValueError):
-                    left, top = float(rects[0][0]), -float(rects[0][3])
-            return (page_index, top, left)
-    if fallback_page.isdigit():
-        return (int(fallback_page) - 1, 0.0, 0.0)
-    return (1 << 30, 0.0, 0.0)
+        if isinstance(page_index, int) and not isinstance(page_index, bool) and page_index >= 0:
+            return f"{min(page_index, 99998):05d}"
+    if fallback_page.isdigit() and 0 < int(fallback_page) < 99999:
+        return f"{int(fallback_page) - 1:05d}"
+    return NO_PAGE
 
 
 def stable_id(*parts: str) -> str:

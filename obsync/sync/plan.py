@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from obsync.model import Annotation, ExportRead, Kind, SourceInfo
+from obsync.model import NO_PAGE, Annotation, ExportRead, Kind, SourceInfo
 from obsync.settings.config import Settings
 from obsync.sync.state import Record, Snapshot
 from obsync.vault import note, render
@@ -436,6 +436,24 @@ def decide_gone(
 # -- the plan of some papers --------------------------------------------------------------
 
 
+def zotero_order(annotations: Iterable[Annotation], export: Path) -> dict[str, str]:
+    """Each annotation's place in Zotero's order, by key, as the ``order`` property says it:
+    Zotero's own sort index where the source holds it; else its page's, then a number that
+    counts its page's annotations in the order they stand in their export files."""
+    orders: dict[str, str] = {}
+    by_page: dict[str, list[Annotation]] = defaultdict(list)
+    for annotation in annotations:
+        if "|" in annotation.sort_index:
+            orders[annotation.key] = annotation.sort_index
+        else:
+            by_page[annotation.sort_index or NO_PAGE].append(annotation)
+    for page, listed in by_page.items():
+        listed.sort(key=lambda a: (export_name(a.location.file, export), a.location.line, a.key))
+        for number, annotation in enumerate(listed):
+            orders[annotation.key] = f"{page}|{number:06d}"
+    return orders
+
+
 @dataclass(slots=True)
 class _Collected:
     """The decisions of a plan, as they are made."""
@@ -555,10 +573,11 @@ class _Paper:
     ) -> None:
         settings = self.settings
         folder = f"{settings.annotations_folder}/{safe_stem(path.stem, fallback=source.key)}"
+        orders = zotero_order(annotations, settings.export)
         entries = [
             entry
             for annotation in sorted(annotations, key=lambda a: a.key)
-            if (entry := self.annotation(annotation, path.stem, folder)) is not None
+            if (entry := self.annotation(annotation, path.stem, folder, orders)) is not None
         ]
         for record in gone:
             decision, entry = decide_gone(
@@ -577,12 +596,15 @@ class _Paper:
         )
 
     def annotation(
-        self, annotation: Annotation, source_stem: str, folder: str
+        self, annotation: Annotation, source_stem: str, folder: str, orders: Mapping[str, str]
     ) -> render.Entry | None:
         """Plan one annotation's note (and its picture); its line in the literature note."""
         settings = self.settings
+        order = orders[annotation.key]
         rendered = render.annotation_note(
             annotation,
+            order=order,
+            tag_prefix=settings.tag_prefix,
             source_stem=source_stem,
             image_name=self.image(annotation),
             colors=settings.colors,
@@ -599,7 +621,7 @@ class _Paper:
             self.out.add(decision, self.out.annotations)
             return None
         link = render.entry_link(annotation, decision.path.stem, settings.marker)
-        sort = (*annotation.sort_index, annotation.location.line, annotation.key)
+        sort = (order, annotation.key)
         page, color = annotation.page_label, annotation.color
         if decision.record is not None:  # its record keeps its line in the literature note
             listed = replace(decision.record, entry=link, sort=sort, page=page, color=color or "")

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS notes (
     export_file TEXT NOT NULL,   -- the export file the annotation was read from
     source_key TEXT NOT NULL,    -- the literature note an annotation belongs to
     entry TEXT NOT NULL,         -- its last line in that literature note
-    sort TEXT NOT NULL,          -- JSON: where that line goes (page order)
+    sort TEXT NOT NULL,          -- JSON: where that line goes ([order, key]: Zotero's order)
     page TEXT NOT NULL DEFAULT '',   -- its page label and colour there
     color TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (kind, key)
@@ -75,7 +75,7 @@ class Record:
     export_file: str = ""
     source_key: str = ""
     entry: str = ""  # its link in the literature note
-    sort: tuple[int, float, float, int, str] = (1 << 30, 0.0, 0.0, 0, "")
+    sort: tuple[str, str] = ("99999", "")  # (its order in Zotero, its key)
     page: str = ""
     color: str = ""
 
@@ -105,9 +105,13 @@ class FileRecord:
     citations: tuple[str, ...] = ()  # its papers' citations: keyless papers are matched by them
 
 
-def _sort(value: list[Any]) -> tuple[int, float, float, int, str]:
-    page, top, left, line, key = value
-    return (int(page), float(top), float(left), int(line), str(key))
+def _sort(value: list[Any]) -> tuple[str, str]:
+    """``[order, key]``; a record from before the order (``[page, top, left, line, key]``)
+    keeps its page, so a removed annotation's line stays on its page."""
+    if len(value) == 2:
+        return (str(value[0]), str(value[1]))
+    page, key = int(value[0]), str(value[-1])
+    return (f"{page:05d}" if 0 <= page < 99999 else "99999", key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,10 @@ ANNOTATION_KEYS = (
     "annotation-type",
     "source",
     "page",
+    "order",
     "color",
     "tags",
+    "author",
     "zotero",
     "citation",
     "annotation-status",
@@ -113,23 +115,30 @@ class Rendered:
 def annotation_note(
     annotation: Annotation,
     *,
+    order: str = "",
+    tag_prefix: str = "",
     source_stem: str,
     image_name: str | None,
     colors: Mapping[str, Sequence[str]],
     marker: str,
     template: Template = DEFAULT.annotation,
 ) -> Rendered:
-    tags = color_tags(annotation.color, colors)
+    tags = tuple(dict.fromkeys(
+        (*color_tags(annotation.color, colors), *zotero_tags(annotation.tags, tag_prefix))
+    ))  # fmt: skip
     properties: list[tuple[str, Value]] = [
         (Kind.ANNOTATION.field, annotation.key),
         ("annotation-type", annotation.type.value),
         ("source", wikilink(source_stem)),
         ("page", annotation.page_label),
+        ("order", order or annotation.sort_index),
     ]
     if annotation.color is not None:
         properties.append(("color", annotation.color))
+    properties.append(("tags", tags))
+    if annotation.author:
+        properties.append(("author", annotation.author))
     properties += [
-        ("tags", tags),
         ("zotero", annotation.zotero_link),
         ("citation", annotation.citation),
     ]
@@ -162,6 +171,27 @@ def annotation_values(
     }
 
 
+_NOT_IN_TAG = re.compile(r"[^\w/-]+")
+
+
+def obsidian_tag(name: str) -> str:
+    """A Zotero tag as a valid Obsidian tag: each run of characters a tag cannot hold
+    (spaces, punctuation but ``_ - /``) becomes one ``-``, but beside a ``/``; no ``/`` at
+    either end or twice in a row; a name of digits alone gets a ``_`` before it (``#1984``
+    is no tag). ``"to read"`` -> ``to-read``; ``"methods / RCT"`` -> ``methods/RCT``."""
+    tag = _NOT_IN_TAG.sub("-", name.strip().lstrip("#"))
+    tag = re.sub(r"-*/[-/]*", "/", tag).strip("/-")
+    if tag.isdigit():
+        tag = "_" + tag
+    return tag
+
+
+def zotero_tags(names: Sequence[str], prefix: str) -> tuple[str, ...]:
+    """An annotation's Zotero tags as the note's tags, each after ``prefix``."""
+    tags = (obsidian_tag(name) for name in names)
+    return tuple(dict.fromkeys(prefix + tag for tag in tags if tag))
+
+
 def _body(template: Template, values: Mapping[str, object], marker: str) -> str:
     """A template's text as a note body: ends in one blank line, holds no marker line."""
     text = templating.render(template, values).replace("\r\n", "\n").replace("\r", "\n")
@@ -178,7 +208,7 @@ def entry_link(annotation: Annotation, stem: str, marker: str) -> str:
 class Entry:
     """One annotation in a literature note."""
 
-    sort: tuple[int, float, float, int, str]
+    sort: tuple[str, str]  # (its place in Zotero's order, its key)
     link: str
     page: str = ""
     color: str | None = None

@@ -94,7 +94,7 @@ def convert(
     lib = library_of(library)
     source = _source(lib, source_key or attachment_key, paper or attachment)
     attached = ItemRef(lib, attachment_key)
-    return Converted(_annotation(library, data, (key, kind), attached, source, find_picture))
+    return Converted(_annotation(library, item, (key, kind), attached, source, find_picture))
 
 
 def _key_and_type(item: Item, data: Mapping[str, Any]) -> tuple[str, AnnotationType] | Converted:
@@ -102,16 +102,19 @@ def _key_and_type(item: Item, data: Mapping[str, Any]) -> tuple[str, AnnotationT
     key = data.get("key", item.get("key"))
     if not isinstance(key, str) or not valid_key(key):
         return Converted(error=f"item {common.shown(key)}: not a Zotero key; skipped")
+    given = data.get("annotationType")
+    if given is None or given == "":
+        return Converted(error=f"annotation {key}: has no annotation type; skipped")
     try:
-        return key, AnnotationType(str(data.get("annotationType")))
+        return key, AnnotationType(str(given))
     except ValueError:
-        shown = common.shown(data.get("annotationType"))
+        shown = common.shown(given)
         return Converted(error=f"annotation {key}: type {shown} is not known to obsync; skipped")
 
 
 def _annotation(
     library: str,
-    data: Mapping[str, Any],
+    item: Item,
     keyed: tuple[str, AnnotationType],
     attachment: ItemRef,
     source: SourceInfo,
@@ -120,12 +123,16 @@ def _annotation(
     """The annotation of a checked item (``keyed``: its key and type), in ``attachment``
     of the paper ``source``."""
     key, kind = keyed
+    data = data_of(item)
+    author = _author(item) if library.startswith("groups/") else ""
     position = _position(data.get("annotationPosition"))
     page_label = _string(data.get("annotationPageLabel"))
     citation = ", ".join(
         p for p in (source.citation, f"p. {page_label}" if page_label else "") if p
     )
-    text = common.inline_text(_string(data.get("annotationText")), markdown=False)
+    # The highlighted text is plain text on the API (only the comment is rich text):
+    # taken as it is, never decoded as HTML.
+    text = _string(data.get("annotationText")).replace("\r\n", "\n").replace("\r", "\n")
     comment = common.clean_comment(
         common.inline_text(_string(data.get("annotationComment")), markdown=False)
     )
@@ -142,8 +149,42 @@ def _annotation(
         source=source,
         image=find_picture(library, key) if kind in PICTURED else None,
         location=Location(origin(library), 0),
-        sort_index=common.position_sort_key(position, page_label),
+        sort_index=_sort_index(data.get("annotationSortIndex"), position, page_label),
+        tags=_tags(data.get("tags")),
+        author=author,
     )
+
+
+_SORT_INDEX = re.compile(r"[0-9]{1,10}(?:\|[0-9]{1,10}){0,3}")
+
+
+def _sort_index(value: object, position: object, page_label: str) -> str:
+    """Zotero's ``annotationSortIndex`` (``00003|001234|00100``), else the page alone."""
+    if isinstance(value, str) and _SORT_INDEX.fullmatch(value):
+        return value
+    return common.page_sort_index(position, page_label)
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    """``[{"tag": "to read"}, {"tag": "cute", "type": 1}]`` -> ``("to read", "cute")``:
+    the tags the user gave the annotation (type 0) and those Zotero added (type 1)."""
+    if not isinstance(value, list):
+        return ()
+    names = (t.get("tag") for t in value if isinstance(t, Mapping))
+    return tuple(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+
+
+def _author(item: Item) -> str:
+    """Who made an annotation in a group library: the name Zotero shows, else the user
+    who created the item."""
+    name = _string(data_of(item).get("annotationAuthorName"))
+    if name:
+        return name
+    meta = item.get("meta")
+    user = meta.get("createdByUser") if isinstance(meta, Mapping) else None
+    if isinstance(user, Mapping):
+        return _string(user.get("name")) or _string(user.get("username"))
+    return ""
 
 
 def citation_of(item: Item | None) -> str:
@@ -154,7 +195,7 @@ def citation_of(item: Item | None) -> str:
     meta = meta if isinstance(meta, Mapping) else {}
     data = data_of(item)
     who = _string(meta.get("creatorSummary"))
-    if not who and (title := _string(data.get("title"))):
+    if not who and (title := title_of(item)):
         who = f"“{title}”"
     year = ""
     for date in (meta.get("parsedDate"), data.get("date")):
@@ -165,7 +206,7 @@ def citation_of(item: Item | None) -> str:
 
 
 def _source(library: Library, key: str, item: Item | None) -> SourceInfo:
-    title = _string(data_of(item).get("title")) if item is not None else ""
+    title = title_of(item)
     return SourceInfo(
         key=key,
         library=library,
@@ -173,6 +214,20 @@ def _source(library: Library, key: str, item: Item | None) -> SourceInfo:
         title_rank=TITLE_FROM_API if title else 0,
         citation=citation_of(item),
     )
+
+
+_FILE_EXTENSION = re.compile(r"\.(?:pdf|epub|html?|djvu)$", re.IGNORECASE)
+
+
+def title_of(item: Item | None) -> str:
+    """An item's title; a standalone PDF's (an attachment, its own paper) without the
+    file's extension: ``attention-is-all-you-need.pdf`` -> ``attention-is-all-you-need``."""
+    data = data_of(item) if item is not None else {}
+    title = _string(data.get("title"))
+    if data.get("itemType") != "attachment":
+        return title
+    title = title or _string(data.get("filename"))
+    return _FILE_EXTENSION.sub("", title).strip() or title
 
 
 def _position(value: object) -> object:
