@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,14 +26,21 @@ from tests.zotero_setup import write_config
 
 @dataclass
 class FakeStream:
-    """Speaks as stream.zotero.org does; ``push`` sends an event to every client."""
+    """Speaks as stream.zotero.org does; ``push`` sends an event to every client.
 
+    The shapes are Zotero's stream-server's (github.com/zotero/stream-server): server.js
+    sends ``{"event": "connected", "retry": ms}`` on connecting (``retryTime`` 10 s in its
+    config/default.js, so 10000) and answers ``createSubscriptions`` with
+    ``subscriptionsCreated`` (``subscriptions``, ``errors``).
+    """
+
+    retry: int = 50  # ms: short, so that tests do not wait the real server's 10 s
     subscriptions: list[dict[str, object]] = field(default_factory=list)
     clients: queue.Queue[ServerConnection] = field(default_factory=queue.Queue)
     url: str = ""
 
     def handler(self, ws: ServerConnection) -> None:
-        ws.send(json.dumps({"event": "connected", "retry": 10000}))
+        ws.send(json.dumps({"event": "connected", "retry": self.retry}))
         message = json.loads(ws.recv(timeout=10))
         assert message["action"] == "createSubscriptions"
         self.subscriptions += message["subscriptions"]
@@ -106,6 +114,40 @@ def test_while_the_stream_is_down_it_polls() -> None:
         stop.set()
         assert stream.thread is not None
         stream.thread.join(timeout=10)
+
+
+def waits(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The waits before connecting again that the stream's log lines announced."""
+    found = (re.search(r"connecting again in ([0-9.]+) s", r.getMessage()) for r in caplog.records)
+    return [float(match[1]) for match in found if match]
+
+
+def stopped(stream: Stream) -> None:
+    stream.stop.set()
+    assert stream.thread is not None
+    stream.thread.join(timeout=10)
+    assert not stream.thread.is_alive()
+
+
+def test_a_connection_that_lived_starts_the_back_off_anew(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake_stream.retry = 1  # below first_wait: first_wait is the base
+    syncs: queue.Queue[str] = queue.Queue()
+    settings = ZoteroSettings(key=Secret(KEY), stream_url=fake_stream.url)
+    stream = Stream(settings, lambda: syncs.put("sync"), threading.Event(),
+                    first_wait=0.2, max_wait=60)  # fmt: skip
+    stream.start()
+    try:
+        for _ in range(3):  # subscribed, then dropped: three times
+            ws = fake_stream.clients.get(timeout=10)
+            assert syncs.get(timeout=10) == "sync"
+            ws.close()
+        fake_stream.clients.get(timeout=10)
+    finally:
+        stopped(stream)
+    assert waits(caplog) == [0.2, 0.2, 0.2]  # not 0.2, 0.4, 0.8: each connection had lived
 
 
 @pytest.fixture

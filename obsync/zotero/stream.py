@@ -4,9 +4,10 @@ One WebSocket to the stream server; one ``createSubscriptions`` with the key (it
 libraries as topics, or, with none configured, every library the key reaches). Each
 ``topicUpdated`` of a library asks for a sync, as does every (re)connect, since
 changes made while the stream was down were not announced. A dropped stream is
-opened again with exponential back-off; while it is down, a sync is asked for every
-``poll`` seconds (a 304 when nothing changed). The stream only says *when* to sync:
-the sync reads the API as ``obsync sync`` does.
+opened again with exponential back-off, anew after a connection that was subscribed.
+While the stream is down, a sync is asked for every ``poll`` seconds (a 304 when
+nothing changed). The stream only says *when* to sync: the sync reads the API as
+``obsync sync`` does.
 
 websockets' own logger would write the frames, key included, at debug level: it is
 given one that writes nothing.
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
@@ -33,6 +35,14 @@ _FRAMES.propagate = False
 _FRAMES.setLevel(logging.CRITICAL)
 
 
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """How one connection ended, in words without the key, and what the back-off needs."""
+
+    why: str
+    subscribed: bool = False  # it lived: ``subscriptionsCreated`` came
+
+
 @dataclass(slots=True)
 class Stream:
     settings: ZoteroSettings
@@ -43,6 +53,7 @@ class Stream:
     max_wait: float = 300.0
     connected: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    failures: int = 0  # connections in a row that ended before they were subscribed
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name="zotero-stream", daemon=True)
@@ -52,29 +63,50 @@ class Stream:
         return [f"/{library}" for library in self.settings.libraries]
 
     def run(self) -> None:
-        wait = self.first_wait
         next_poll = time.monotonic() + self.poll
         while not self.stop.is_set():
-            try:
-                with connect(
-                    self.settings.stream_url, open_timeout=10, close_timeout=2,
-                    logger=_FRAMES, proxy=None,
-                ) as ws:  # fmt: skip
-                    self.listen(ws)
-                    wait = self.first_wait  # it was up: the next drop starts the back-off anew
-            except (OSError, WebSocketException, ValueError, TimeoutError) as exc:
-                if self.stop.is_set():
-                    break  # closed because obsync stops
-                log.info("Zotero stream: %s; polling, and connecting again in %.0f s",
-                         _why(exc), wait)  # fmt: skip
+            ended = self.attempt()
+            if self.stop.is_set():
+                break  # closed because obsync stops
             self.connected.clear()
-            deadline = time.monotonic() + wait
-            while not self.stop.is_set() and (now := time.monotonic()) < deadline:
-                if now >= next_poll:
-                    self.sync()
-                    next_poll = now + self.poll
-                self.stop.wait(min(deadline, next_poll) - now)
-            wait = min(wait * 2, self.max_wait)
+            wait = self.backoff(ended)
+            self.report(ended, wait)
+            next_poll = self.pause(wait, next_poll)
+
+    def attempt(self) -> Ended:
+        """One connection, from connecting to its end."""
+        try:
+            with connect(
+                self.settings.stream_url, open_timeout=10, close_timeout=2,
+                logger=_FRAMES, proxy=None,
+            ) as ws:  # fmt: skip
+                self.listen(ws)  # returns only once obsync stops
+        except (OSError, WebSocketException, ValueError, TimeoutError) as exc:
+            return Ended(_why(exc), subscribed=self.connected.is_set())
+        return Ended("obsync stops")
+
+    def backoff(self, ended: Ended) -> float:
+        """The wait before connecting again: ``first_wait``, doubled for each connection in
+        a row that did not live."""
+        if ended.subscribed:
+            self.failures = 0
+        wait = min(self.first_wait * 2.0 ** min(self.failures, 32), self.max_wait)
+        self.failures += 1
+        return wait
+
+    def report(self, ended: Ended, wait: float) -> None:
+        then = f"polling, and connecting again in {wait:g} s"
+        log.info("Zotero stream: %s; %s", ended.why, then)
+
+    def pause(self, wait: float, next_poll: float) -> float:
+        """Wait, asking for a sync every ``poll`` seconds; the next poll's time."""
+        deadline = time.monotonic() + wait
+        while not self.stop.is_set() and (now := time.monotonic()) < deadline:
+            if now >= next_poll:
+                self.sync()
+                next_poll = now + self.poll
+            self.stop.wait(min(deadline, next_poll) - now)
+        return next_poll
 
     def listen(self, ws: ClientConnection) -> None:
         """Subscribe, ask for a sync, then one more for every change announced."""
@@ -89,22 +121,29 @@ class Stream:
             except TimeoutError:
                 continue
             event = json.loads(raw)
-            if not isinstance(event, dict):
-                continue
-            kind = event.get("event")
-            if kind == "subscriptionsCreated":
-                for error in event.get("errors") or []:
-                    topic = error.get("topic") if isinstance(error, dict) else None
-                    log.warning("Zotero stream: no subscription to %s", topic or "the key")
-                self.connected.set()
-                log.info("Zotero stream: connected")
-                self.sync()  # what changed while the stream was down
-            elif kind == "topicUpdated" and (not ours or event.get("topic") in ours):
-                log.debug("Zotero stream: %s changed (version %s)",
-                          event.get("topic"), event.get("version"))  # fmt: skip
-                self.sync()
-            elif kind in ("topicAdded", "topicRemoved"):
-                self.sync()
+            if isinstance(event, dict):
+                self.handle(event, ours)
+
+    def handle(self, event: dict[str, Any], ours: set[str]) -> None:
+        """One event from the stream; ``ours``: the topics subscribed to (none: all)."""
+        kind = event.get("event")
+        if kind == "subscriptionsCreated":
+            self.subscribed(event.get("errors") or [])
+        elif kind == "topicUpdated" and (not ours or event.get("topic") in ours):
+            log.debug("Zotero stream: %s changed (version %s)",
+                      event.get("topic"), event.get("version"))  # fmt: skip
+            self.sync()
+        elif kind in ("topicAdded", "topicRemoved"):
+            self.sync()
+
+    def subscribed(self, errors: list[Any]) -> None:
+        """Connected: a sync for what changed while the stream was down."""
+        for error in errors:  # an error names the key too: only its topic is logged
+            topic = error.get("topic") if isinstance(error, dict) else None
+            log.warning("Zotero stream: no subscription to %s", topic or "the key")
+        self.connected.set()
+        log.info("Zotero stream: connected")
+        self.sync()
 
 
 def _why(exc: BaseException) -> str:
