@@ -7,6 +7,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +38,11 @@ class FakeStream:
     retry: int = 50  # ms: short, so that tests do not wait the real server's 10 s
     subscriptions: list[dict[str, object]] = field(default_factory=list)
     clients: queue.Queue[ServerConnection] = field(default_factory=queue.Queue)
+    opened: queue.Queue[float] = field(default_factory=queue.Queue)  # when each connected
     url: str = ""
 
     def handler(self, ws: ServerConnection) -> None:
+        self.opened.put(time.monotonic())
         ws.send(json.dumps({"event": "connected", "retry": self.retry}))
         message = json.loads(ws.recv(timeout=10))
         assert message["action"] == "createSubscriptions"
@@ -148,6 +151,39 @@ def test_a_connection_that_lived_starts_the_back_off_anew(
     finally:
         stopped(stream)
     assert waits(caplog) == [0.2, 0.2, 0.2]  # not 0.2, 0.4, 0.8: each connection had lived
+
+
+def test_the_servers_retry_is_the_least_wait_before_connecting_again(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake_stream.retry = 400  # ms, as stream.zotero.org's 10000
+    syncs: queue.Queue[str] = queue.Queue()
+    settings = ZoteroSettings(key=Secret(KEY), stream_url=fake_stream.url)
+    stream = Stream(settings, lambda: syncs.put("sync"), threading.Event(), first_wait=0.01)
+    stream.start()
+    try:
+        ws = fake_stream.clients.get(timeout=10)
+        assert syncs.get(timeout=10) == "sync"
+        fake_stream.opened.get(timeout=10)
+        dropped = time.monotonic()
+        ws.close()
+        again = fake_stream.opened.get(timeout=10)
+    finally:
+        stopped(stream)
+    assert again - dropped >= 0.4
+    assert waits(caplog) == [0.4]
+
+
+@pytest.mark.parametrize(
+    ("retry", "seconds"), [(10000, 10.0), (2500.5, 2.5005), (None, 3.0), ("10000", 3.0),
+                           (True, 3.0), (-1, 3.0), (float("nan"), 3.0)],
+)  # fmt: skip
+def test_a_retry_that_is_not_a_wait_keeps_the_one_before(retry: object, seconds: float) -> None:
+    stream = Stream(ZoteroSettings(key=Secret(KEY)), lambda: None, threading.Event())
+    stream.retry = 3.0
+    stream.handle({"event": "connected", "retry": retry}, set())
+    assert stream.retry == seconds
 
 
 @pytest.fixture

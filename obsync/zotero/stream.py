@@ -4,10 +4,10 @@ One WebSocket to the stream server; one ``createSubscriptions`` with the key (it
 libraries as topics, or, with none configured, every library the key reaches). Each
 ``topicUpdated`` of a library asks for a sync, as does every (re)connect, since
 changes made while the stream was down were not announced. A dropped stream is
-opened again with exponential back-off, anew after a connection that was subscribed.
-While the stream is down, a sync is asked for every ``poll`` seconds (a 304 when
-nothing changed). The stream only says *when* to sync: the sync reads the API as
-``obsync sync`` does.
+opened again with exponential back-off from the server's ``retry`` (or ``first_wait``,
+if longer), anew after a connection that was subscribed. While the stream is down, a
+sync is asked for every ``poll`` seconds (a 304 when nothing changed). The stream only
+says *when* to sync: the sync reads the API as ``obsync sync`` does.
 
 websockets' own logger would write the frames, key included, at debug level: it is
 given one that writes nothing.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,7 @@ class Stream:
     max_wait: float = 300.0
     connected: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    retry: float = 0.0  # seconds: the server's least wait (``retry`` in ``connected``)
     failures: int = 0  # connections in a row that ended before they were subscribed
 
     def start(self) -> None:
@@ -86,11 +88,12 @@ class Stream:
         return Ended("obsync stops")
 
     def backoff(self, ended: Ended) -> float:
-        """The wait before connecting again: ``first_wait``, doubled for each connection in
-        a row that did not live."""
+        """The wait before connecting again: from the base (``first_wait``, or the server's
+        ``retry`` if longer), doubled for each connection in a row that did not live."""
         if ended.subscribed:
             self.failures = 0
-        wait = min(self.first_wait * 2.0 ** min(self.failures, 32), self.max_wait)
+        base = min(max(self.first_wait, self.retry), self.max_wait)
+        wait = min(base * 2.0 ** min(self.failures, 32), self.max_wait)
         self.failures += 1
         return wait
 
@@ -127,7 +130,9 @@ class Stream:
     def handle(self, event: dict[str, Any], ours: set[str]) -> None:
         """One event from the stream; ``ours``: the topics subscribed to (none: all)."""
         kind = event.get("event")
-        if kind == "subscriptionsCreated":
+        if kind == "connected":
+            self.retry = _retry(event.get("retry"), self.retry)
+        elif kind == "subscriptionsCreated":
             self.subscribed(event.get("errors") or [])
         elif kind == "topicUpdated" and (not ours or event.get("topic") in ours):
             log.debug("Zotero stream: %s changed (version %s)",
@@ -144,6 +149,14 @@ class Stream:
         self.connected.set()
         log.info("Zotero stream: connected")
         self.sync()
+
+
+def _retry(value: object, before: float) -> float:
+    """The server's ``retry`` (milliseconds) in seconds; ``before`` if it is not a wait."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return before
+    seconds = float(value) / 1000
+    return seconds if math.isfinite(seconds) and seconds >= 0 else before
 
 
 def _why(exc: BaseException) -> str:
