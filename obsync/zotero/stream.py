@@ -5,9 +5,10 @@ libraries as topics, or, with none configured, every library the key reaches). E
 ``topicUpdated`` of a library asks for a sync, as does every (re)connect, since
 changes made while the stream was down were not announced. A dropped stream is
 opened again with exponential back-off from the server's ``retry`` (or ``first_wait``,
-if longer), anew after a connection that was subscribed. While the stream is down, a
-sync is asked for every ``poll`` seconds (a 304 when nothing changed). The stream only
-says *when* to sync: the sync reads the API as ``obsync sync`` does.
+if longer), anew after a connection that was subscribed; a key the stream refuses
+(close code 4403) waits the longest. While the stream is down, a sync is asked for
+every ``poll`` seconds (a 304 when nothing changed). The stream only says *when* to
+sync: the sync reads the API as ``obsync sync`` does.
 
 websockets' own logger would write the frames, key included, at debug level: it is
 given one that writes nothing.
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from obsync.zotero.settings import ZoteroSettings
@@ -35,6 +36,10 @@ _FRAMES = logging.getLogger("obsync-websocket-frames")  # never configured: writ
 _FRAMES.propagate = False
 _FRAMES.setLevel(logging.CRITICAL)
 
+# stream-server closes with 4000 + an HTTP status; 403 when the API refused the key
+# (its zotero_api.js getKeyInfo, utils.js wsEnd: code 4403, reason "Invalid API key").
+REFUSED = 4403
+
 
 @dataclass(frozen=True, slots=True)
 class Ended:
@@ -42,6 +47,7 @@ class Ended:
 
     why: str
     subscribed: bool = False  # it lived: ``subscriptionsCreated`` came
+    refused: bool = False  # the stream refused the key
 
 
 @dataclass(slots=True)
@@ -83,13 +89,28 @@ class Stream:
                 logger=_FRAMES, proxy=None,
             ) as ws:  # fmt: skip
                 self.listen(ws)  # returns only once obsync stops
+        except ConnectionClosed as exc:
+            return self.closed(exc)
         except (OSError, WebSocketException, ValueError, TimeoutError) as exc:
             return Ended(_why(exc), subscribed=self.connected.is_set())
         return Ended("obsync stops")
 
+    def closed(self, exc: ConnectionClosed) -> Ended:
+        """The close frame's code and reason (the key, were it there, masked)."""
+        frame, by = (exc.rcvd, "the stream") if exc.rcvd is not None else (exc.sent, "obsync")
+        if frame is None:
+            return Ended("the connection was cut (no close frame)", self.connected.is_set())
+        reason = _masked(frame.reason, self.settings.key.reveal())
+        why = f"{by} closed it (code {frame.code}, reason {reason!r})"
+        refused = by == "the stream" and frame.code == REFUSED
+        return Ended(why, self.connected.is_set(), refused)
+
     def backoff(self, ended: Ended) -> float:
         """The wait before connecting again: from the base (``first_wait``, or the server's
-        ``retry`` if longer), doubled for each connection in a row that did not live."""
+        ``retry`` if longer), doubled for each connection in a row that did not live;
+        the longest after the key was refused, as trying it again soon will not help."""
+        if ended.refused:
+            return self.max_wait
         if ended.subscribed:
             self.failures = 0
         base = min(max(self.first_wait, self.retry), self.max_wait)
@@ -99,7 +120,13 @@ class Stream:
 
     def report(self, ended: Ended, wait: float) -> None:
         then = f"polling, and connecting again in {wait:g} s"
-        log.info("Zotero stream: %s; %s", ended.why, then)
+        if ended.refused:
+            source = self.settings.key.source
+            key = f"the API key (from {source})" if source else "the API key"
+            log.warning("Zotero stream: the stream refused %s: %s; a new key is read when "
+                        "obsync starts again; %s", key, ended.why, then)  # fmt: skip
+        else:
+            log.info("Zotero stream: %s; %s", ended.why, then)
 
     def pause(self, wait: float, next_poll: float) -> float:
         """Wait, asking for a sync every ``poll`` seconds; the next poll's time."""
@@ -159,13 +186,18 @@ def _retry(value: object, before: float) -> float:
     return seconds if math.isfinite(seconds) and seconds >= 0 else before
 
 
+def _masked(text: str, key: str) -> str:
+    """``text`` from the server, the key (were it there) masked."""
+    return text.replace(key, "********") if key else text
+
+
 def _why(exc: BaseException) -> str:
     """What went wrong, in words that hold no frame (frames hold the key)."""
     if isinstance(exc, OSError) and exc.strerror:
         return f"cannot reach the stream ({exc.strerror})"
     if isinstance(exc, json.JSONDecodeError):
         return "the stream sent something that is not JSON"
-    return f"the stream closed ({type(exc).__name__})"
+    return f"the stream failed ({type(exc).__name__})"
 
 
 def start(settings: ZoteroSettings, sync: Callable[[], None], stop: threading.Event) -> Stream:
