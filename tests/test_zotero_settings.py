@@ -44,6 +44,14 @@ def test_the_environment_overrides_the_key_file(
     settings = resolve(config_path=config, export=None, vault=None)
     assert settings.zotero is not None
     assert settings.zotero.key == Secret(KEY)
+    assert settings.zotero.key.source == f"${KEY_ENV}"  # where it came from, for messages
+
+
+def test_the_key_knows_its_file(tmp_path: Path, fake: FakeZotero) -> None:
+    settings = resolve(config_path=write_config(tmp_path, fake), export=None, vault=None)
+    assert settings.zotero is not None
+    assert settings.zotero.key.source == str(tmp_path / "zotero-key")
+    assert KEY not in settings.zotero.key.source
 
 
 def test_no_key_anywhere_says_where_to_put_it(tmp_path: Path, fake: FakeZotero) -> None:
@@ -152,3 +160,4 @@ def test_a_systemd_credential_holds_the_key(
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     settings = resolve(config_path=config, export=None, vault=None)
     assert settings.zotero is not None and settings.zotero.key == Secret(KEY)
+    assert settings.zotero.key.source == str(credentials / "zotero-key")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,17 +27,33 @@ from tests.zotero_setup import write_config
 
 @dataclass
 class FakeStream:
-    """Speaks as stream.zotero.org does; ``push`` sends an event to every client."""
+    """Speaks as stream.zotero.org does; ``push`` sends an event to every client.
 
+    The shapes are Zotero's stream-server's (github.com/zotero/stream-server): server.js
+    sends ``{"event": "connected", "retry": ms}`` on connecting (``retryTime`` 10 s in its
+    config/default.js, so 10000) and answers ``createSubscriptions`` with
+    ``subscriptionsCreated`` (``subscriptions``, ``errors``); an error ends the connection
+    with a close frame, code 4000 + the HTTP status and a one-line reason (utils.js
+    ``wsEnd``): a key the API refuses is 4403 "Invalid API key" (zotero_api.js
+    ``getKeyInfo``; test/server_test.js "should reject unknown API keys").
+    """
+
+    retry: int = 50  # ms: short, so that tests do not wait the real server's 10 s
+    refuse: tuple[int, str] | None = None  # close (code, reason) after createSubscriptions
     subscriptions: list[dict[str, object]] = field(default_factory=list)
     clients: queue.Queue[ServerConnection] = field(default_factory=queue.Queue)
+    opened: queue.Queue[float] = field(default_factory=queue.Queue)  # when each connected
     url: str = ""
 
     def handler(self, ws: ServerConnection) -> None:
-        ws.send(json.dumps({"event": "connected", "retry": 10000}))
+        self.opened.put(time.monotonic())
+        ws.send(json.dumps({"event": "connected", "retry": self.retry}))
         message = json.loads(ws.recv(timeout=10))
         assert message["action"] == "createSubscriptions"
         self.subscriptions += message["subscriptions"]
+        if self.refuse is not None:
+            ws.close(*self.refuse)
+            return
         topics = message["subscriptions"][0].get("topics", [])
         ws.send(json.dumps({"event": "subscriptionsCreated",
                             "subscriptions": [{"apiKey": KEY, "topics": topics}], "errors": []}))  # fmt: skip
@@ -50,7 +68,9 @@ class FakeStream:
 @pytest.fixture
 def fake_stream() -> Iterator[FakeStream]:
     fake = FakeStream()
-    server: Server = serve(fake.handler, "127.0.0.1", 0)
+    quiet = logging.getLogger("fake-stream-server")  # its own log would show what it echoes
+    quiet.setLevel(logging.CRITICAL)  # (caplog listens to loggers that do not propagate too)
+    server: Server = serve(fake.handler, "127.0.0.1", 0, logger=quiet)
     fake.url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -106,6 +126,122 @@ def test_while_the_stream_is_down_it_polls() -> None:
         stop.set()
         assert stream.thread is not None
         stream.thread.join(timeout=10)
+
+
+def waits(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The waits before connecting again that the stream's log lines announced."""
+    found = (re.search(r"connecting again in ([0-9.]+) s", r.getMessage()) for r in caplog.records)
+    return [float(match[1]) for match in found if match]
+
+
+def stopped(stream: Stream) -> None:
+    stream.stop.set()
+    assert stream.thread is not None
+    stream.thread.join(timeout=10)
+    assert not stream.thread.is_alive()
+
+
+def test_a_connection_that_lived_starts_the_back_off_anew(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake_stream.retry = 1  # below first_wait: first_wait is the base
+    syncs: queue.Queue[str] = queue.Queue()
+    settings = ZoteroSettings(key=Secret(KEY), stream_url=fake_stream.url)
+    stream = Stream(settings, lambda: syncs.put("sync"), threading.Event(),
+                    first_wait=0.2, max_wait=60)  # fmt: skip
+    stream.start()
+    try:
+        for _ in range(3):  # subscribed, then dropped: three times
+            ws = fake_stream.clients.get(timeout=10)
+            assert syncs.get(timeout=10) == "sync"
+            ws.close()
+        fake_stream.clients.get(timeout=10)
+    finally:
+        stopped(stream)
+    assert waits(caplog) == [0.2, 0.2, 0.2]  # not 0.2, 0.4, 0.8: each connection had lived
+    assert "the stream closed it (code 1000" in caplog.text
+
+
+def test_the_servers_retry_is_the_least_wait_before_connecting_again(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake_stream.retry = 400  # ms, as stream.zotero.org's 10000
+    syncs: queue.Queue[str] = queue.Queue()
+    settings = ZoteroSettings(key=Secret(KEY), stream_url=fake_stream.url)
+    stream = Stream(settings, lambda: syncs.put("sync"), threading.Event(), first_wait=0.01)
+    stream.start()
+    try:
+        ws = fake_stream.clients.get(timeout=10)
+        assert syncs.get(timeout=10) == "sync"
+        fake_stream.opened.get(timeout=10)
+        dropped = time.monotonic()
+        ws.close()
+        again = fake_stream.opened.get(timeout=10)
+    finally:
+        stopped(stream)
+    assert again - dropped >= 0.4
+    assert waits(caplog) == [0.4]
+
+
+@pytest.mark.parametrize(
+    ("retry", "seconds"), [(10000, 10.0), (2500.5, 2.5005), (None, 3.0), ("10000", 3.0),
+                           (True, 3.0), (-1, 3.0), (float("nan"), 3.0)],
+)  # fmt: skip
+def test_a_retry_that_is_not_a_wait_keeps_the_one_before(retry: object, seconds: float) -> None:
+    stream = Stream(ZoteroSettings(key=Secret(KEY)), lambda: None, threading.Event())
+    stream.retry = 3.0
+    stream.handle({"event": "connected", "retry": retry}, set())
+    assert stream.retry == seconds
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [("", "the API key"),
+     ("$OBSYNC_ZOTERO_API_KEY", "the API key (from $OBSYNC_ZOTERO_API_KEY)"),
+     ("/etc/obsync/zotero-key", "the API key (from /etc/obsync/zotero-key)")],
+)  # fmt: skip
+def test_a_refused_key_is_one_warning_naming_it_and_a_slow_reconnect(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture, source: str, named: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_stream.refuse = (4403, "Invalid API key")  # what stream-server closes with
+    settings = ZoteroSettings(key=Secret(KEY, source), stream_url=fake_stream.url)
+    stream = Stream(settings, lambda: None, threading.Event(), first_wait=0.01, max_wait=30)
+    stream.start()
+    try:
+        wait_for(lambda: bool(waits(caplog)))
+        fake_stream.opened.get(timeout=10)
+        with pytest.raises(queue.Empty):  # not again at once: it waits max_wait
+            fake_stream.opened.get(timeout=0.5)
+    finally:
+        stopped(stream)
+    ours = [r for r in caplog.records if r.name == "obsync.zotero.stream"]
+    assert [r.levelno for r in ours] == [logging.WARNING]
+    message = ours[0].getMessage()
+    assert f"the stream refused {named}:" in message
+    assert "code 4403" in message and "Invalid API key" in message
+    assert waits(caplog) == [30]
+    assert KEY not in caplog.text
+
+
+def test_every_close_logs_its_code_and_reason_but_never_the_key(
+    fake_stream: FakeStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_stream.refuse = (4400, f"Subscription for {KEY} is wrong")  # a server echoing it
+    settings = ZoteroSettings(key=Secret(KEY), stream_url=fake_stream.url)
+    stream = Stream(settings, lambda: None, threading.Event(), first_wait=0.01)
+    stream.start()
+    try:
+        wait_for(lambda: bool(waits(caplog)))
+    finally:
+        stopped(stream)
+    assert "the stream closed it (code 4400, reason 'Subscription for ******** is wrong')" in (
+        caplog.text
+    )
+    assert KEY not in caplog.text
 
 
 @pytest.fixture

@@ -19,12 +19,16 @@ _KEY = re.compile(r"[A-Za-z0-9]{8,64}")
 
 
 class Secret:
-    """An API key: its repr and str never show it; ``reveal()`` is for the one header."""
+    """An API key: its repr and str never show it; ``reveal()`` is for the one header.
 
-    __slots__ = ("_value",)
+    ``source`` says where it was read (its file, or ``$OBSYNC_ZOTERO_API_KEY``), for a
+    message about the key that cannot show it; empty when not known."""
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "") -> None:
         self._value = value
+        self.source = source
 
     def reveal(self) -> str:
         return self._value
@@ -126,4 +130,4 @@ def load_key(key_file: Path | None, env: Mapping[str, str]) -> Secret:
 def _checked(value: str, where: str) -> Secret:
     if _KEY.fullmatch(value) is None:
         raise ObsyncError(f"{where}: does not hold a Zotero API key (letters and digits alone)")
-    return Secret(value)
+    return Secret(value, where)
