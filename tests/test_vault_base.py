@@ -59,6 +59,15 @@ def test_it_is_valid_yaml_with_the_views() -> None:
     assert "![[Annotations.base#This paper]]" in base_text("Annotations.base")
 
 
+def test_every_view_sorts_by_zotero_order_never_by_a_page_number() -> None:
+    # number(page) fails on page labels such as "iv" or "12-13"; `order` is text that sorts
+    # in Zotero's reading order whatever the labels.
+    base = yaml.safe_load(base_text("Annotations.base"))
+    assert "number(" not in base_text("Annotations.base")
+    for view in base["views"]:
+        assert view["sort"][-1] == {"property": "note.order", "direction": "ASC"}, view["name"]
+
+
 def test_the_readme_shows_it() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("\n## The Base\n") :]

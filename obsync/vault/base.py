@@ -48,7 +48,9 @@ def base_text(name: str) -> str:
     """The Base named ``name``, as YAML. In expressions, a property whose name holds a
     ``-`` is read as ``note["…"]`` (a bare ``annotation-type`` would be a subtraction)."""
     columns = ["file.name", "note.page", "note.annotation-type", "note.color", "formula.zotero"]
-    by_page = [{"property": "formula.page_number", "direction": "ASC"}]
+    # Zotero's reading order: each note's ``order`` (its sort index), text that sorts as it
+    # should whatever the page labels are (``iv``, ``12-13``).
+    by_page = [{"property": "note.order", "direction": "ASC"}]
     base: dict[str, Any] = {
         "filters": {
             "and": [
@@ -57,13 +59,14 @@ def base_text(name: str) -> str:
             ]
         },
         "formulas": {
-            "page_number": "number(page)",
             "zotero": 'link(zotero, "Open in Zotero")',
         },
         "properties": {
             "file.name": {"displayName": "Annotation"},
             "note.source": {"displayName": "Paper"},
             "note.page": {"displayName": "Page"},
+            "note.order": {"displayName": "Order"},
+            "note.author": {"displayName": "By"},
             "note.annotation-type": {"displayName": "Type"},
             "note.color": {"displayName": "Colour"},
             "note.annotation-status": {"displayName": "Status"},
