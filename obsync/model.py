@@ -95,21 +95,25 @@ class Annotation:
     source: SourceInfo
     image: Path | None
     location: Location
-    # Zotero's annotationSortIndex ("00003|001234|00100": page, offset in the text, top)
-    # where the source holds it, else the page alone ("00003"; "" for no page): within a
-    # page, an export's annotations keep the order they stand in in the file.
+    # Zotero's annotationSortIndex where the source holds it (a PDF's "00003|001234|00100":
+    # page, offset in the text, top; an EPUB's "00003|00000027"; a snapshot's "0000099");
+    # "" where it does not (exports): then its page, ``page_sort`` ("00003"), and where it
+    # stands in its file order it.
     sort_index: str = ""
+    page_sort: str = NO_PAGE
     tags: tuple[str, ...] = ()  # the annotation's own tags in Zotero, as Zotero names them
     author: str = ""  # who made it, in a group library
 
-    def richness(self) -> tuple[int, int, int, int, int]:
-        """Orders copies of the same annotation: the richer copy wins."""
+    def richness(self) -> tuple[int, int, int, int, int, int]:
+        """Orders copies of the same annotation: the richer copy wins (one with Zotero's
+        sort index and tags, the API's, over an export's that says as much besides)."""
         return (
             self.color is not None,
             self.image is not None,
             self.keyed,
             bool(self.zotero_link),
             len(self.text) + len(self.comment),
+            bool(self.sort_index) + bool(self.tags),
         )
 
 

@@ -40,7 +40,8 @@ def test_the_api_gives_what_the_export_gives_for_the_same_annotation() -> None:
     for name in same:
         assert getattr(converted, name) == getattr(from_export, name), name
     # The API holds Zotero's sort index; the export its page, and its place in the file.
-    assert converted.sort_index.split("|")[0] == from_export.sort_index == "00000"
+    assert from_export.sort_index == "" and converted.sort_index.startswith("00000|")
+    assert converted.page_sort == from_export.page_sort == "00000"
     assert converted.source == replace(
         from_export.source, title="A Survey of Large Language Models", title_rank=TITLE_FROM_API
     )
@@ -131,9 +132,12 @@ def test_zotero_sort_index_is_kept_as_zotero_orders() -> None:
     epub["data"]["annotationSortIndex"] = "00012|00000345"  # EPUB: section, offset
     epub["data"]["annotationPosition"] = '{"type":"FragmentSelector","value":"epubcfi(/6/4)"}'
     assert _one(epub).sort_index == "00012|00000345"
+    snapshot = annotation("W1234567", "A1234567")
+    snapshot["data"]["annotationSortIndex"] = "0000099"  # a web snapshot: offset alone
+    assert _one(snapshot).sort_index == "0000099"
     missing = annotation("M1234567", "A1234567", page_index=4)
     del missing["data"]["annotationSortIndex"]
-    assert _one(missing).sort_index == "00004"  # the page, from its position
+    assert (_one(missing).sort_index, _one(missing).page_sort) == ("", "00004")
 
 
 def test_annotation_tags_are_read_user_and_automatic() -> None:

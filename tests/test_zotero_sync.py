@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import frontmatter
 import pytest
 
 from tests.helpers import note_path, tree
@@ -306,3 +310,107 @@ def test_an_image_annotation_gets_its_picture_once_zotero_has_rendered_it(
     before = tree(vault)
     run_json(capsys, config)
     assert tree(vault) == before
+
+
+# -- faithful to Zotero ------------------------------------------------------------------
+
+API_FIXTURE = Path(__file__).parent / "fixtures" / "api" / "attachment-annotations.json"
+
+
+def _zoteros_own(fake: FakeZotero, library: str = USER) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads(API_FIXTURE.read_text())["items"]
+    fake.library(library).put(*items)
+    return items
+
+
+def _note(vault: Path, key: str) -> Path:
+    """The note of ``key`` (whose frontmatter may quote a key such as 3EQ7EGWI)."""
+    (found,) = [p for p in vault.rglob("*.md") if frontmatter.load(p).get("annotation-key") == key]
+    return found
+
+
+def _listed(vault: Path, source: str, keys: list[str]) -> list[str]:
+    """The keys in the order the literature note lists their notes."""
+    text = (vault / "Zotero" / "Sources" / f"{source}.md").read_text()
+    at = {key: text.index(f"[[{_note(vault, key).stem}|") for key in keys}
+    return sorted(keys, key=at.__getitem__)
+
+
+def test_zoteros_own_annotations_are_listed_in_zoteros_order(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = _zoteros_own(fake)
+    config = write_config(tmp_path, fake)
+    run_json(capsys, config)
+    vault = tmp_path / "vault"
+    keys = [i["key"] for i in items if i["data"]["itemType"] == "annotation"]
+    # A two-column page reads left column first (LEFTCOL1 is lower on the page than
+    # RIGHTCO2), and ink, which has no rectangles, stands where Zotero puts it.
+    expected = ["LU63VVHJ", "AP56XH5Y", "LEFTCOL1", "INKDRAW3", "RIGHTCO2", "3EQ7EGWI", "LKHYYHTZ"]
+    title = "Effects of diet restriction on life span and age-related changes in dogs"
+    assert _listed(vault, title, keys) == expected
+    orders = [frontmatter.load(_note(vault, key))["order"] for key in expected]
+    assert orders == sorted(orders) and orders[4] == "00003|003120|00060"
+    before = tree(vault)
+    fake.library(USER).version += 1  # the library moved on elsewhere: read again, same items
+    fake.library(USER).put(*items)
+    assert run_json(capsys, config)["annotations"]["updated"] == 0
+    assert tree(vault) == before
+
+
+def test_zotero_tags_reach_the_note_and_leave_it_and_the_users_own_stay(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = _zoteros_own(fake)
+    config = write_config(tmp_path, fake)
+    run_json(capsys, config)
+    vault = tmp_path / "vault"
+    path = note_path(vault, "LU63VVHJ")
+    assert frontmatter.load(path)["tags"] == ["zotero/magenta", "cute"]
+    assert frontmatter.load(note_path(vault, "LKHYYHTZ"))["tags"] == ["zotero/purple", "to-read"]
+    path.write_text(path.read_text().replace("  - cute\n", "  - cute\n  - mine\n"))
+    (changed,) = [i for i in items if i["key"] == "LU63VVHJ"]
+    changed["data"]["tags"] = [{"tag": "dogs"}]
+    fake.library(USER).put(changed)
+    run_json(capsys, config)
+    assert frontmatter.load(path)["tags"] == ["zotero/magenta", "dogs", "mine"]
+
+
+def test_highlighted_code_from_the_api_keeps_every_character(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _zoteros_own(fake)
+    run_json(capsys, write_config(tmp_path, fake))
+    text = frontmatter.load(note_path(tmp_path / "vault", "RIGHTCO2")).content
+    # Whatever the escaping, the words between < and > are there, and nothing is bold.
+    assert "String" in text and "Integer" in text and "**" not in text
+    assert html.unescape(text.replace("\\", "")).count("AT&amp;T") == 1
+
+
+def test_who_made_an_annotation_in_a_group_library(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group = "groups/5477470"
+    items = json.loads(API_FIXTURE.read_text())["items"]
+    for item in items:
+        item["meta"]["createdByUser"] = {"id": 2, "username": "john", "name": "John"}
+    items[-1]["data"]["annotationAuthorName"] = "John D."
+    fake.library(group).put(*items)
+    run_json(capsys, write_config(tmp_path, fake, libraries=(group,)))
+    vault = tmp_path / "vault"
+    assert frontmatter.load(note_path(vault, "LU63VVHJ"))["author"] == "John"
+    assert frontmatter.load(note_path(vault, items[-1]["key"]))["author"] == "John D."
+
+
+def test_a_standalone_pdf_is_named_by_its_title_not_its_file_name(
+    tmp_path: Path, fake: FakeZotero, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.library(USER).put(
+        attachment("PDFALONE", None, title="attention-is-all-you-need.pdf"),
+        annotation("HLONE111", "PDFALONE", text="one"),
+    )
+    run_json(capsys, write_config(tmp_path, fake))
+    sources = tmp_path / "vault" / "Zotero" / "Sources"
+    assert [p.name for p in sources.iterdir()] == ["attention-is-all-you-need.md"]
+    citation = frontmatter.load(sources / "attention-is-all-you-need.md")["citation"]
+    assert ".pdf" not in citation

@@ -203,7 +203,7 @@ class ParagraphReader:
             source=self.source_info(source_ref, data, citation_text),
             image=image,
             location=Location(self.path, draft.line),
-            sort_index=common.page_sort_index(position, page_label),
+            page_sort=common.page_sort_index(position, page_label),
         )
 
     def anchorless(self, draft: Draft) -> tuple[AnnotationType, str, str, dict[str, Any]] | None:

@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from obsync.model import NO_PAGE, Annotation, ExportRead, Kind, SourceInfo
+from obsync.model import Annotation, ExportRead, Kind, SourceInfo
 from obsync.settings.config import Settings
 from obsync.sync.state import Record, Snapshot
 from obsync.vault import note, render
@@ -443,10 +443,10 @@ def zotero_order(annotations: Iterable[Annotation], export: Path) -> dict[str, s
     orders: dict[str, str] = {}
     by_page: dict[str, list[Annotation]] = defaultdict(list)
     for annotation in annotations:
-        if "|" in annotation.sort_index:
+        if annotation.sort_index:
             orders[annotation.key] = annotation.sort_index
         else:
-            by_page[annotation.sort_index or NO_PAGE].append(annotation)
+            by_page[annotation.page_sort].append(annotation)
     for page, listed in by_page.items():
         listed.sort(key=lambda a: (export_name(a.location.file, export), a.location.line, a.key))
         for number, annotation in enumerate(listed):

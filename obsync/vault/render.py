@@ -131,7 +131,7 @@ def annotation_note(
         ("annotation-type", annotation.type.value),
         ("source", wikilink(source_stem)),
         ("page", annotation.page_label),
-        ("order", order or annotation.sort_index),
+        ("order", order or annotation.sort_index or annotation.page_sort),
     ]
     if annotation.color is not None:
         properties.append(("color", annotation.color))

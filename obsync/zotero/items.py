@@ -149,7 +149,8 @@ def _annotation(
         source=source,
         image=find_picture(library, key) if kind in PICTURED else None,
         location=Location(origin(library), 0),
-        sort_index=_sort_index(data.get("annotationSortIndex"), position, page_label),
+        sort_index=_sort_index(data.get("annotationSortIndex")),
+        page_sort=common.page_sort_index(position, page_label),
         tags=_tags(data.get("tags")),
         author=author,
     )
@@ -158,11 +159,9 @@ def _annotation(
 _SORT_INDEX = re.compile(r"[0-9]{1,10}(?:\|[0-9]{1,10}){0,3}")
 
 
-def _sort_index(value: object, position: object, page_label: str) -> str:
-    """Zotero's ``annotationSortIndex`` (``00003|001234|00100``), else the page alone."""
-    if isinstance(value, str) and _SORT_INDEX.fullmatch(value):
-        return value
-    return common.page_sort_index(position, page_label)
+def _sort_index(value: object) -> str:
+    """Zotero's ``annotationSortIndex`` (``00003|001234|00100``), or "" if it is not one."""
+    return value if isinstance(value, str) and _SORT_INDEX.fullmatch(value) else ""
 
 
 def _tags(value: object) -> tuple[str, ...]:
