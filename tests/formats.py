@@ -235,6 +235,31 @@ def _hast(text: str) -> str:
     return text.replace("&", "&#x26;").replace("<", "&#x3C;")
 
 
+def zotero_note_text(text: str) -> str:
+    """Zotero's _transformTextToHTML for text without formatting tags: ``innerText = text``,
+    then ``innerHTML`` (editorInstance.js), which escapes ``&``, ``<``, ``>`` and U+00A0."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("\u00a0", "&nbsp;").replace("\n", "<br>")
+
+
+def remark_text(text: str) -> str:
+    """One line of phrasing text as remark-stringify writes it (mdast-util-to-markdown's
+    unsafe patterns with GFM and math, as Better Notes uses them): ``\\`` before punctuation,
+    ``*`` ``_`` `````` ``[`` ``~`` ``$`` always, ``<`` before ``[!/?A-Za-z]``, ``&`` before
+    ``[#A-Za-z]``, ``!`` before ``[``, the ``:`` of ``http://``; spaces at either end as
+    ``&#x20;``."""
+    out = re.sub(r"\\(?=[!-/:-@\[-`{-~]|$)", r"\\\\", text)
+    out = re.sub(r"([*_`\[~$])", r"\\\1", out)
+    out = re.sub(r"<(?=[!/?A-Za-z])", r"\\<", out)
+    out = re.sub(r"&(?=[#A-Za-z])", r"\\&", out)
+    out = re.sub(r"!(?=\\\[)", r"\\!", out)
+    out = re.sub(r"(https?):(?=//)", r"\1\\:", out)
+    lead = len(out) - len(out.lstrip(" "))
+    trail = len(out) - len(out.rstrip(" "))
+    core = out.strip(" ")
+    return "&#x20;" * lead + core + "&#x20;" * trail if core else out
+
+
 def better_notes(
     anns: Sequence[Ann],
     *,

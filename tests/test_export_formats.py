@@ -71,6 +71,20 @@ def test_each_keyed_format_gives_the_same_annotations(tmp_path: Path, name: str)
         assert flat.comment == reference["UNDRLN22"].comment
 
 
+def test_an_open_bracket_in_zotero_markdown_highlight_is_text(tmp_path: Path) -> None:
+    """A highlight cut mid-reference ("see [12, 13") keeps its "[": the citation link after
+    it starts at its own "[" (tests/formats.py writes Zotero's Markdown export)."""
+    paper = [formats.Ann("BRACKET1", text="see [12, 13", comment="cut short")]
+    export(tmp_path, {"zotero_links.md": lambda: formats.zotero_markdown(paper)})
+    (a,) = read(tmp_path, "zotero_links.md").values()
+    assert (a.key, a.text, a.comment, a.citation) == (
+        "BRACKET1",
+        "see [12, 13",
+        "cut short",
+        "Zhao et al., 2023, p. 1",
+    )
+
+
 def test_formats_without_links_give_the_same_annotations(tmp_path: Path) -> None:
     export(tmp_path, KEYLESS)
     md = read(tmp_path, "zotero_plain.md")

@@ -461,8 +461,10 @@ def file_titles(
     the text may hold a Dataview ``Title::`` line or a loose ``title:`` line, the text
     above the first annotation a reference line; last comes the file's own name. In a
     note of several papers, a ``## Title`` heading names the paper whose annotations
-    follow it. A title the annotation data gives still wins (see ``title_of``).
+    follow it. Before all these come the titles the file's citations carry in their item
+    data; a title the annotation data gives still wins (see ``title_of``).
     """
+    citation_data_titles(reader, drafts)
     papers = _papers_of(reader, drafts)
     if not papers:
         return
@@ -477,6 +479,29 @@ def file_titles(
             key = _paper_of(reader, draft)
             if key and key not in reader.titles and (title := _heading_above(lines(), draft.line)):
                 reader.titles[key] = (title, titles.FROM_FILE)
+
+
+def citation_data_titles(reader: ParagraphReader, drafts: list[Draft]) -> None:
+    """Titles the file's citations carry: each item of a ``data-citation`` with ``itemData``
+    (Zotero adds it to citations of items dragged or inserted into a note), by its URI."""
+    read: set[int] = set()  # a citation's data, once (drafts may share a citation)
+    for draft in drafts:
+        citation = draft.citation
+        if citation is None or not citation.data or id(citation.data) in read:
+            continue
+        read.add(id(citation.data))
+        for item in citation_items(citation):
+            item_data = item.get("itemData")
+            title = item_data.get("title") if isinstance(item_data, dict) else None
+            if isinstance(title, str) and (title := title.strip()):
+                _cited_title(reader, item.get("uris"), title)
+
+
+def _cited_title(reader: ParagraphReader, uris: object, title: str) -> None:
+    for uri in uris if isinstance(uris, list) else []:
+        ref = common.parse_item_uri(uri)
+        if ref is not None and reader.titles.get(ref.key, ("", 0))[1] < titles.FROM_CITATION_DATA:
+            reader.titles[ref.key] = (title, titles.FROM_CITATION_DATA)
 
 
 def _papers_of(reader: ParagraphReader, drafts: list[Draft]) -> Counter[str]:

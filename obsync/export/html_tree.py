@@ -71,14 +71,16 @@ def parse(reader: ParagraphReader, text: str) -> etree._Element | None:
 
 
 class _Paragraph:
-    __slots__ = ("elements", "escape", "line", "parts", "size")
+    __slots__ = ("elements", "escape", "line", "markup", "parts", "size")
 
-    def __init__(self, line: int, escape: Callable[[str | None], str] | None = None) -> None:
+    def __init__(self, line: int, *, markdown: bool = False) -> None:
         self.line = line
         self.parts: list[str] = []
         self.elements: list[Element] = []
         self.size = 0
-        self.escape = escape or _escape
+        # Text the parser decoded, and formatting as the parser writes it, for inline_text.
+        self.escape: Callable[[str | None], str] = _markdown_escape if markdown else _escape
+        self.markup: Callable[[str], str] = _markdown_markup if markdown else str
 
     def add(self, text: str) -> None:
         if text:
@@ -134,7 +136,9 @@ def _inline(
             paragraph.element(found)
             return
     elif next(node.iter(*_READ_TAGS), None) is None:  # formatting only: as the parser writes it
-        paragraph.add(etree.tostring(node, encoding=str, method="html", with_tail=False))
+        paragraph.add(
+            paragraph.markup(etree.tostring(node, encoding=str, method="html", with_tail=False))
+        )
         return
     if tag == "br":
         paragraph.add("<br>")
@@ -150,10 +154,25 @@ def _inline(
         paragraph.add(f"</{tag}>")
 
 
-# Markdown escapes of "<" and "&", and a "<" starting a link's address: text, not HTML. They
-# stand aside while the parser reads the rest, as private-use characters of the same length,
-# so they can be put back in the whole text at the end without moving any element.
-_ASIDE = (("\\<", "\\\ue000"), ("\\&", "\\\ue001"), ("](<", "](\ue002"))
+# The Markdown of a Better Notes paragraph stands aside while the parser reads its raw HTML:
+# outside the elements Better Notes writes as HTML, every "\\" and "&", and the "<" of a
+# Markdown escape ("\\<") or of a link's address ("](<"), become private-use characters, one
+# for one, so the parser decodes no entity and reads no tag in Markdown, and they are put back
+# in the whole text at the end without moving any element. Whatever "\\", "&" or "<" the parser
+# gives back as text then came from raw HTML, decoded once, and is escaped for Markdown.
+_BACKSLASH, _AMP, _LT = "\ue000", "\ue001", "\ue002"
+_PUT_BACK = str.maketrans({_BACKSLASH: "\\", _AMP: "&", _LT: "<"})
+# Elements Better Notes writes as raw HTML (hast-util-to-html): their content is HTML, with
+# entities and no Markdown escapes (highlights, citations, colour spans, links to notes).
+_RAW = frozenset({"span", "a"})
+# Elements Better Notes writes with their text as it is, neither escaped for HTML nor for
+# Markdown (its u, sub and sup handlers write "<u>" + toText(node) + "</u>").
+_LITERAL = frozenset({"u", "sub", "sup"})
+_HAS_LITERAL = re.compile(r"<(?:u|sub|sup)>")
+_SCAN = re.compile(
+    r"<(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9]*)\b(?:[^<>\"']|\"[^<\"]*\"|'[^<']*')*?/?>"
+    r"|\\[!-/:-@\[-`{-~]?|&|\]\(<"
+)
 
 
 # Each paragraph's container: a name no export can hold (it changes with every process),
@@ -179,9 +198,13 @@ def markdown_paragraphs(
     out: list[tuple[int, str, list[Element]]] = [(line, block, []) for line, block in blocks]
     batch: list[int] = []
     size = 0
-    for index, (_line, block) in enumerate(blocks):
-        if "<" not in block or _MAY_READ.search(block) is None:
-            continue  # no element to read: formatting stays for inline_text
+    for index, (line, block) in enumerate(blocks):
+        if "<" not in block:
+            continue
+        if _MAY_READ.search(block) is None:  # no element to read: formatting stays for inline_text
+            if _HAS_LITERAL.search(block):
+                out[index] = (line, _put_back(markdown_aside(block)), [])
+            continue
         if block.count("<") >= _ALONE_FROM:
             _parse_into(reader, blocks, [index], out)
             continue
@@ -210,14 +233,59 @@ def _parse_into(
         out[index] = parsed  # one for each paragraph, read or (past a parser's stop) empty
 
 
+def markdown_aside(block: str) -> str:
+    """A Better Notes paragraph with its Markdown set aside for the parser (see _BACKSLASH),
+    and the text of its literal elements (see _LITERAL) written as Markdown escapes."""
+    out: list[str] = []
+    depth, pos = 0, 0  # depth: inside how many raw HTML elements
+    unclosed: set[str] = set()  # literal elements with no closing tag after here
+    while (match := _SCAN.search(block, pos)) is not None:
+        out.append(block[pos : match.start()])
+        pos = match.end()
+        token = match.group(0)
+        name = (match.group("name") or "").lower()
+        if name:
+            out.append(token)
+            if name in _RAW and not token.endswith("/>"):
+                depth = max(0, depth + (-1 if match.group("close") else 1))
+            elif depth == 0 and token[1:-1] in _LITERAL and token[1:-1] not in unclosed:
+                pos = _literal(block, pos, token[1:-1], out, unclosed)
+        else:
+            out.append(token if depth else _hidden(token))
+    out.append(block[pos:])
+    return "".join(out)
+
+
+def _hidden(token: str) -> str:
+    """A Markdown escape, "&" or "](<", as the characters that stand aside for it."""
+    if token == "](<":
+        return "](" + _LT
+    if token == "&":
+        return _AMP
+    return _BACKSLASH + {"<": _LT, "&": _AMP, "\\": _BACKSLASH}.get(token[1:], token[1:])
+
+
+def _literal(block: str, pos: int, name: str, out: list[str], unclosed: set[str]) -> int:
+    """The text of a literal element opened before ``pos``, as escapes standing aside, and its
+    closing tag; where its text ends."""
+    end = block.find(f"</{name}>", pos)
+    if end == -1:
+        unclosed.add(name)  # none later either: not looked for again
+        return pos
+    out.append(_LITERAL_TEXT.sub(lambda m: _hidden("\\" + m.group(0)), block[pos:end]))
+    out.append(f"</{name}>")
+    return end + len(name) + 3
+
+
+_LITERAL_TEXT = re.compile(r"[\\&<]")
+
+
 def _parsed(
     reader: ParagraphReader, blocks: list[tuple[int, str]]
 ) -> Iterator[tuple[int, str, list[Element]]]:
     sources, starts, at = [], [], 1  # each container's first line in the document
     for _line, block in blocks:
-        for text, aside in _ASIDE:
-            block = block.replace(text, aside)
-        block = _unfinished_as_text(block)
+        block = _unfinished_as_text(markdown_aside(block))
         sources.append(f"<{_CONTAINER}>{block}</{_CONTAINER}>\n")
         starts.append(at)
         at += block.count("\n") + 1
@@ -231,7 +299,7 @@ def _parsed(
             break
     containers = [] if root is None else list(root.iterfind(f"body/{_CONTAINER}"))
     for (line, _block), start, node in zip(blocks, starts, containers, strict=False):
-        paragraph = _Paragraph(line, _markdown_escape)
+        paragraph = _Paragraph(line, markdown=True)
         paragraph.add(paragraph.escape(node.text))
         for child in node:
             _inline(reader, child, paragraph, line - start)
@@ -253,16 +321,23 @@ def first_img(source: str) -> dict[str, str]:
 
 
 def _markdown_escape(text: str | None) -> str:
-    """Markdown text the parser gave back: a "<" it read as text stays text (escaped), and
-    what stood aside is put back."""
-    return text.replace("<", "\\<") if text and "<" in text else text or ""
+    """Text the parser gave back, in a Markdown paragraph: every "\\", "&" and "<" in it is
+    text (the Markdown's own stood aside), escaped so that inline_text reads it as text."""
+    if not text:
+        return ""
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", text) if _MARKDOWN_SPECIAL.search(text) else text
+
+
+_MARKDOWN_SPECIAL = re.compile(r"[\\&<]")
+
+
+def _markdown_markup(markup: str) -> str:
+    """Formatting as the parser writes it, in a Markdown paragraph: a "\\" is text."""
+    return markup.replace("\\", "\\\\")
 
 
 def _put_back(text: str) -> str:
-    for original, aside in _ASIDE:
-        if aside[-1] in text:
-            text = text.replace(aside, original)
-    return text
+    return text.translate(_PUT_BACK)
 
 
 def inner_source(node: etree._Element) -> str:

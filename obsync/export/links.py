@@ -21,7 +21,8 @@ from obsync.export.assemble import Element, ParagraphReader
 _URL = r"(?:[^()\s]|\([^()\s]{0,500}\)){0,4000}"
 OPEN_LINK = re.compile(rf"\(\s*\[(?:pdf|epub|snapshot)\]\((zotero://open-pdf/{_URL})\)\s*\)")
 # Bounded lengths: unbounded runs made a line of unclosed links take quadratic time.
-_ITEM_LINK = r"\[([^\]\n]{0,2000})\]\((zotero://select/[^)\s(\[\]]{0,500})\)"
+# A label holds no "[": a "[" before it is the quoted text's ("see [1, 2” ([Zhao…](…))").
+_ITEM_LINK = r"\[([^\[\]\n]{0,2000})\]\((zotero://select/[^)\s(\[\]]{0,500})\)"
 CITATION_LINKS = re.compile(rf"\(({_ITEM_LINK}(?:;\s*{_ITEM_LINK})*)\)")
 ONE_ITEM = re.compile(_ITEM_LINK)
 _IMAGE = re.compile(r"\[image\]")

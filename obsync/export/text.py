@@ -324,13 +324,12 @@ def is_quoted(text: str) -> bool:
     return len(text) >= 2 and QUOTE_PAIRS.get(text[0]) == text[-1]
 
 
-_MD_TOKEN = re.compile(
-    r"""\\(?P<esc>[!-/:-@\[-`{-~])
-      | &(?P<ent>\#[0-9]{1,7};|\#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)
-      | <(?P<close>/?)(?P<tag>[A-Za-z][A-Za-z0-9]*)\b(?:[^<>"']|"[^<"]*"|'[^<']*')*?/?>
-    """,
-    re.VERBOSE,
-)
+_HTML_TOKENS = r"""&(?P<ent>\#[0-9]{1,7};|\#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)
+      | <(?P<close>/?)(?P<tag>[A-Za-z][A-Za-z0-9]*)\b(?:[^<>"']|"[^<"]*"|'[^<']*')*?/?>"""
+_MD_TOKEN = re.compile(r"\\(?P<esc>[!-/:-@\[-`{-~]) | " + _HTML_TOKENS, re.VERBOSE)
+# HTML has no backslash escapes: a "\\" before "<" or "&" there is text, and what follows it
+# a tag or a character reference as ever.
+_HTML_TOKEN = re.compile(_HTML_TOKENS, re.VERBOSE)
 _KEPT_TAGS = {"sub", "sup", "u"}
 _MARK_TAGS = {"b": "**", "strong": "**", "i": "*", "em": "*"}
 
@@ -344,8 +343,8 @@ def inline_text(source: str, *, markdown: bool) -> str:
     """
 
     def replace(match: re.Match[str]) -> str:
-        if (esc := match.group("esc")) is not None:
-            return esc if markdown else match.group(0)
+        if markdown and (esc := match.group("esc")) is not None:
+            return esc
         if (ent := match.group("ent")) is not None:
             return html.unescape("&" + ent)
         tag = match.group("tag").lower()
@@ -358,7 +357,7 @@ def inline_text(source: str, *, markdown: bool) -> str:
             return f"<{closing}{tag}>"
         return ""
 
-    return _MD_TOKEN.sub(replace, source)
+    return (_MD_TOKEN if markdown else _HTML_TOKEN).sub(replace, source)
 
 
 def markdown_text(source: str) -> str:

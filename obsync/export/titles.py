@@ -3,18 +3,24 @@
 The literature note of a paper is named by its title. The readers look for it in
 this order, each source ranked (a higher rank wins when files disagree):
 
-1. the annotation data: the citation's item data (``itemData.title``), the note's
+1. the annotation data: the item data of the annotation's own citation item
+   (``data-annotation``'s ``citationItem.itemData.title``), the note's
    ``data-citation-items``: :data:`FROM_DATA`;
-2. the Better Notes header's ``parent``: :data:`FROM_HEADER`;
-3. the file's front matter (``title``, ``aliases``/``alias``, the Jekyll, Hugo and
+2. the item data of a citation in the file (``data-citation``'s
+   ``citationItems[].itemData.title``, matched to the paper by its URI): a copy Zotero made
+   when the citation was inserted, as exact as 1 but not this annotation's own, so 1 wins
+   where both are: :data:`FROM_CITATION_DATA`;
+3. the Better Notes header's ``parent`` (the note's parent item, which need not be the
+   paper the annotations are from): :data:`FROM_HEADER`;
+4. the file's front matter (``title``, ``aliases``/``alias``, the Jekyll, Hugo and
    Digital Garden fields), a loose ``title:`` line, a Dataview ``Title::`` line:
    :data:`FROM_FILE`;
-4. a reference line above the annotations (``Zhao, W. X., … (2023). A Survey of
+5. a reference line above the annotations (``Zhao, W. X., … (2023). A Survey of
    Large Language Models. arXiv.``), then the export file's name when it is a
    title: :data:`FROM_REFERENCE`;
-5. the citation, "Author, Year", without its page: :data:`FROM_CITATION`.
+6. the citation, "Author, Year", without its page: :data:`FROM_CITATION`.
 
-Only the paper most of a file's annotations belong to takes the file's title (3, 4).
+Only the paper most of a file's annotations belong to takes the file's title (4, 5).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from pathlib import Path
 
 from obsync.export.text import is_quoted, strip_quotes
 
-FROM_DATA = 5
+FROM_DATA = 6
+FROM_CITATION_DATA = 5
 FROM_HEADER = 4
 FROM_FILE = 3
 FROM_REFERENCE = 2
