@@ -50,6 +50,18 @@ CONTAINERS = re.compile(r"(?:[ \t]*(?:>|[-+*][ \t]|\d{1,9}[.)][ \t]))*[ \t]*")
 # Raw HTML (and Templater's <% %>); obsync's own links are written ](<zotero://…>).
 RAW_TAG = re.compile(r"(?<!\]\()<(?!/?(?:sub|sup|u)>|zotero://[^\s<>]*>\))[A-Za-z/!?%]")
 INLINE_QUERY = re.compile(r"`[ \t]*\$?=")  # Dataview's `= …` and `$= …`
+# Obsidian's syntax that a highlight's quote (lines starting ">") must not hold unescaped.
+_FREE = r"(?:^|(?<=[^\\]))(?:\\\\)*"  # after no escaping backslash (an even number)
+QUOTED_SYNTAX = {
+    "a tag": re.compile(_FREE + r"#[0-9]*[^\s0-9!-,.:-@\[-^`{-~]"),
+    "a wikilink": re.compile(_FREE + r"\[\["),
+    "a highlight": re.compile(_FREE + "=="),
+    "a strikethrough": re.compile(_FREE + "~~"),
+    "maths": re.compile(_FREE + r"\$"),
+    "a block id": re.compile(r"\^[A-Za-z0-9-]+[ \t]*$"),
+    "a callout": re.compile(r"^>[ \t]*\[!"),
+    "emphasis": re.compile(_FREE + r"[*]"),
+}
 OWN_EMBED = re.compile(r"!\[\[([A-Za-z0-9_-]+\.[A-Za-z0-9]+)\]\]")
 # A literature note's colour chart, as obsync draws it: only colours (hex) and counts in it.
 OWN_CHART = re.compile(
@@ -259,6 +271,8 @@ def active_content(body: str, attachments: set[str]) -> list[str]:
         if own is None or own.group(1) not in attachments:
             found.append(f"an embed: {body[match.start() : match.start() + 40]!r}")
     for line in body.split("\n"):
+        if line.startswith(">"):
+            found += [f"{name}: {line!r}" for name, p in QUOTED_SYNTAX.items() if p.search(line)]
         bare = CONTAINERS.sub("", line, count=1)
         if bare.startswith(("```", "~~~")):
             found.append(f"a code fence: {line!r}")
@@ -553,6 +567,39 @@ def test_comments_and_highlights_are_shown_not_run(world: World, fmt: str, marke
     shown = "\n".join(n.body for n in notes)
     for words in SHOWN:
         assert words in shown
+
+
+HIGHLIGHTS = [
+    "the #MeToo movement and #a1",
+    "see [[Other note]] and ![[Embedded]]",
+    "[!warning] a callout",
+    "a block id ^abc123",
+    "==marked== and $x$ maths",
+    "*stars* and ~~struck~~",
+    "a | b and [[x|y]]",
+]
+
+
+@pytest.mark.parametrize("fmt", list(WRITERS))
+def test_obsidian_syntax_in_highlights_is_shown_not_run(world: World, fmt: str) -> None:
+    """A highlight's tags, links, callouts, block ids… are its text: shown, never active,
+    in its note's quote and in the link to it from its literature note."""
+    start(world)
+    name, write = WRITERS[fmt]
+    anns = [
+        hostile(f"OBSD{i:04d}", text=text, comment="mine", page=str(i + 1))
+        for i, text in enumerate(HIGHLIGHTS)
+    ]
+    run(world, {name: write(anns)}, code=0)  # run() checks each quote (active_content)
+    notes = hostile_notes(world)
+    quotes = [n.body for n in notes if n.path.startswith("Zotero/Annotations/")]
+    assert len(quotes) == len(HIGHLIGHTS) and all(q.startswith("> ") for q in quotes)
+    (literature,) = [n for n in notes if n.path.startswith("Zotero/Sources/")]
+    links = [line for line in literature.body.split("\n") if line.startswith("- ")]
+    assert len(links) == len(HIGHLIGHTS)
+    for line in links:
+        assert re.fullmatch(r"- \[\[[^\[\]|#^]+\|[^\[\]|]+\]\]( · \w+)?", line), line
+    assert any("#MeToo" in line for line in links)
 
 
 @pytest.mark.parametrize(

@@ -90,9 +90,92 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# A tag's characters (Obsidian): anything but whitespace and ASCII punctuation, though
+# "-", "/" and "_" are; a tag holds one that is not a digit (#123 is no tag, #1a is).
+_TAG_CHARS = r"[^\s!-,.:-@\[-^`{-~]"
+_TAG = rf"\#(?=[0-9]*(?![0-9]){_TAG_CHARS})"
+# What would act in text taken from a PDF, each written so it shows its characters: a
+# backslash escape where CommonMark and Obsidian honour one, else a character reference
+# (Obsidian, Dataview and the marker are matched against the file's own characters).
+_LITERAL = re.compile(
+    rf"""(?P<backslash>\\(?=[!-/:-@\[-`{{-~]|[ \t]*(?:\n|\Z)))
+    | (?P<reference>`|<|%%|::
+        |&(?=\#[0-9]{{1,7}};|\#[xX][0-9a-fA-F]{{1,6}};|[A-Za-z][A-Za-z0-9]{{1,31}};))
+    | (?P<line_start>(?m:^)(?:[>#=+:-]|[0-9]{{1,9}}[.)](?=[ \t]|$)))
+    | (?P<tag>{_TAG})
+    | (?P<always>[*$|])
+    | (?P<underscore>_(?![^\W_])|(?<![^\W_])_)
+    | (?P<run>(?<=~)~|~(?=~)|(?<==)=|=(?==))
+    | (?P<bracket>\[(?=[\[!^])|(?<=[\[!^])\[|\](?=[(\[:]))
+    | (?P<block_id>\^(?=[A-Za-z0-9-]+[ \t]*$))
+    """,
+    re.VERBOSE | re.MULTILINE,
+)
+_REFERENCES = {"`": "&#96;", "<": "&lt;", "%%": "%&#37;", "::": ":&#58;", "&": "&amp;"}
+_INDENT = re.compile(r"^[ \t]+", re.M)
+# Text without any of these is left as it is by literal_all but for the marker check.
+_LITERAL_WORK = re.compile(r"[\\`*_~=$|<&%\[\]^#>+\r]|(?m:^)[ \t0-9:=-]|::")
+
+
+def literal(text: str, marker: str) -> str:
+    """Text from a PDF (a highlight) as Markdown showing exactly its characters.
+
+    Nothing in it acts in CommonMark or Obsidian: no emphasis, code, HTML, links,
+    wikilinks, embeds, tags, callouts, footnotes, block ids, comments, highlights,
+    maths, tables or block syntax at a line's start. Common prose punctuation within a
+    line is left as it is; lines lose their indentation (Markdown would not show it, and
+    four spaces make code). Line breaks are ``\\n`` only.
+    """
+    if not _LITERAL_WORK.search(text):  # most highlights: nothing but the marker to check
+        return unforge(text, marker)
+    return literal_all(text, marker)
+
+
+def literal_all(text: str, marker: str) -> str:
+    """:func:`literal`, every step taken whatever the text holds."""
+    text = _INDENT.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return unforge(_LITERAL.sub(_literal_piece, text), marker)
+
+
+def _literal_piece(match: re.Match[str]) -> str:
+    found = match.group(0)
+    kind = match.lastgroup
+    if kind == "reference":
+        return _REFERENCES[found[0] if found[0] == "&" else found]
+    if kind == "block_id":
+        return "&#94;"
+    if kind == "line_start" and found[0].isdigit():
+        return f"{found[:-1]}\\{found[-1]}"  # 1\. and 1\) start no list
+    return "\\" + found
+
+
+_LIVE_LINK = re.compile(rf"(\\*)({_TAG}|\[(?=\[)|(?<=\[)\[)")
+
+
+def comment_text(comment: str, marker: str, *, links: bool = True) -> str:
+    """A comment (the user's own writing) as Markdown: its rich text kept, neutralised
+    as :func:`neutralise` does; unless ``links``, its ``#tags`` and ``[[links]]`` are
+    escaped as a highlight's are."""
+    if not links:
+        comment = _LIVE_LINK.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), comment)
+    return neutralise(comment, marker)
+
+
+# What a wikilink's alias cannot hold, and what stands for it: close-looking characters
+# (Obsidian reads an alias up to "]]" and honours no escape in it but "\\|" in tables).
+_ALIAS = str.maketrans({"|": "\u2223", "[": "\uff3b", "]": "\uff3d"})
+
+
 def link_label(text: str, limit: int = 80) -> str:
-    """Text usable as a wikilink alias: one line, no brackets or pipes, not too long."""
-    label = re.sub(r"[\[\]|#^\s]+", " ", text.replace("%%", "%")).strip()
+    """Text usable as a wikilink alias: one line, no brackets or pipes, not too long.
+
+    ``|`` becomes U+2223 DIVIDES, ``[`` and ``]`` FULLWIDTH SQUARE BRACKETs (look-alikes
+    the alias shows); ``%%`` becomes ``%``."""
+    return shortened(one_line(text.replace("%%", "%")).translate(_ALIAS), limit)
+
+
+def shortened(label: str, limit: int) -> str:
+    """``label`` cut to ``limit`` characters, at a word's end if it can, with an ellipsis."""
     if len(label) > limit:
         cut = label[: limit - 1]
         if label[limit - 1] != " " and " " in cut[limit // 2 :]:
@@ -122,6 +205,7 @@ def annotation_note(
     colors: Mapping[str, Sequence[str]],
     marker: str,
     template: Template = DEFAULT.annotation,
+    comment_links: bool = True,
 ) -> Rendered:
     tags = tuple(dict.fromkeys(
         (*color_tags(annotation.color, colors), *zotero_tags(annotation.tags, tag_prefix))
@@ -142,7 +226,9 @@ def annotation_note(
         ("zotero", annotation.zotero_link),
         ("citation", annotation.citation),
     ]
-    values = annotation_values(annotation, source_stem, image_name, tags, marker)
+    values = annotation_values(
+        annotation, source_stem, image_name, tags, marker, comment_links=comment_links
+    )
     return Rendered(properties, _body(template, values, marker), tags)
 
 
@@ -152,14 +238,19 @@ def annotation_values(
     image_name: str | None,
     tags: Sequence[str],
     marker: str,
+    *,
+    comment_links: bool = True,
 ) -> dict[str, object]:
-    """What an annotation template sees (the README lists each)."""
+    """What an annotation template sees (the README lists each).
+
+    The highlighted text and the page are shown literally; the comment keeps its
+    rich text, and its ``#tags`` and ``[[links]]`` work if ``comment_links``."""
     return {
         "key": annotation.key,
         "type": annotation.type.value,
-        "text": neutralise(annotation.text, marker),
-        "comment": neutralise(annotation.comment, marker),
-        "page": neutralise(one_line(annotation.page_label), marker),
+        "text": literal(annotation.text, marker),
+        "comment": comment_text(annotation.comment, marker, links=comment_links),
+        "page": literal(one_line(annotation.page_label), marker),
         "color": annotation.color,
         "color_name": color_name(annotation.color) if annotation.color else None,
         "tags": list(tags),
@@ -247,7 +338,7 @@ def source_values(
     counts = Counter(e.color for e in entries if e.color and not e.removed)
     return {
         "key": source.key,
-        "title": neutralise(link_label(source.title, 200), marker),
+        "title": literal(shortened(one_line(source.title), 200), marker),
         "citation": neutralise(source.citation, marker),
         "zotero": select,
         "entries": ordered,
@@ -262,7 +353,7 @@ def source_values(
 def _entry_values(entry: Entry, marker: str) -> dict[str, object]:
     return {
         "link": entry.link,
-        "page": neutralise(link_label(entry.page), marker) if entry.page else "",
+        "page": literal(shortened(one_line(entry.page), 80), marker) if entry.page else "",
         "color": entry.color,
         "color_name": color_name(entry.color) if entry.color else None,
         "removed": entry.removed,
