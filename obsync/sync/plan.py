@@ -610,6 +610,7 @@ class _Paper:
             colors=settings.colors,
             marker=settings.marker,
             template=settings.templates.annotation,
+            comment_links=settings.comment_links,
         )
         origin = (export_name(annotation.location.file, settings.export), annotation.source.key)
         desired = Desired(Kind.ANNOTATION, annotation.key, rendered, origin)
