@@ -53,6 +53,7 @@ class Location:
 
     file: Path
     line: int
+    index: int = 0  # its place among the file's annotations: many may share a line
 
 
 @dataclass(frozen=True, slots=True)

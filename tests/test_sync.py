@@ -510,3 +510,28 @@ def test_two_papers_of_one_title_never_share_a_literature_note(
     sync_json(capsys, export_dir, vault)
     sources = sorted(p.stem for p in (vault / "Zotero" / "Sources").glob("*.md"))
     assert sources == ["Introduction", "Introduction (INTRO2IT)"]
+
+
+ORDER_WRITERS = {
+    "better_notes.md": formats.better_notes,
+    "zotero_links.md": formats.zotero_markdown,
+    "note.html": formats.note_html,  # every annotation on one line
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_WRITERS))
+def test_an_exports_annotations_keep_the_order_they_stand_in_in_the_file(
+    name: str, export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Zotero writes a paper's annotations in its reading order (a two-column page: the left
+    # column first, though lower on the page); keys say nothing of it.
+    keys = ["ZZZZ9999", "MMMM5555", "AAAA1111", "QQQQ7777"]
+    pages = ["3", "3", "3", "4"]
+    anns = [formats.Ann(k, text=f"text {k}", page=p) for k, p in zip(keys, pages, strict=True)]
+    (export_dir / name).write_text(ORDER_WRITERS[name](anns))
+    sync_json(capsys, export_dir, vault)
+    (literature,) = (vault / "Zotero" / "Sources").glob("*.md")
+    source = literature.read_text()
+    assert sorted(keys, key=lambda k: source.index(f"text {k}")) == keys
+    orders = [frontmatter.load(note_path(vault, k))["order"] for k in keys]
+    assert orders == ["00002|000000", "00002|000001", "00002|000002", "00003|000000"]

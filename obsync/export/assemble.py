@@ -161,9 +161,9 @@ class ParagraphReader:
         )
 
     def assemble(self, drafts: Iterable[Draft]) -> list[Annotation]:
-        return [a for d in drafts if (a := self.annotation(d)) is not None]
+        return [a for i, d in enumerate(drafts) if (a := self.annotation(d, i)) is not None]
 
-    def annotation(self, draft: Draft) -> Annotation | None:
+    def annotation(self, draft: Draft, index: int = 0) -> Annotation | None:
         """The annotation a draft is, or None (a broken anchor, a paragraph of the user's)."""
         anchor = draft.anchor
         if anchor is not None and anchor.kind == "broken":
@@ -202,7 +202,7 @@ class ParagraphReader:
             citation=sys.intern(citation_text),  # one per page, often
             source=self.source_info(source_ref, data, citation_text),
             image=image,
-            location=Location(self.path, draft.line),
+            location=Location(self.path, draft.line, index),
             page_sort=common.page_sort_index(position, page_label),
         )
 

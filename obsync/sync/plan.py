@@ -448,7 +448,7 @@ def zotero_order(annotations: Iterable[Annotation], export: Path) -> dict[str, s
         else:
             by_page[annotation.page_sort].append(annotation)
     for page, listed in by_page.items():
-        listed.sort(key=lambda a: (export_name(a.location.file, export), a.location.line, a.key))
+        listed.sort(key=lambda a: (export_name(a.location.file, export), a.location.index, a.key))
         for number, annotation in enumerate(listed):
             orders[annotation.key] = f"{page}|{number:06d}"
     return orders
