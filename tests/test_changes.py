@@ -191,6 +191,15 @@ def test_new_settings_mean_a_full_sync(synced: Settings, vault: Path) -> None:
     assert "  - important\n" in note_path(vault, "ONE00000").read_text()
 
 
+@pytest.mark.parametrize(
+    "changed", [{"tag_prefix": "zotero/tag/"}, {"comment_links": False}], ids=str
+)
+def test_each_setting_a_note_depends_on_means_a_full_sync(
+    synced: Settings, changed: dict[str, object]
+) -> None:
+    assert run_sync(replace(synced, **changed)).scope == "all"  # type: ignore[arg-type]
+
+
 def test_a_sync_cut_short_is_followed_by_a_full_one(synced: Settings) -> None:
     StateStore(synced.state_file).commit(Commit(meta=(("complete", "0"),)))
     assert run_sync(synced).scope == "all"

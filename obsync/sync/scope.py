@@ -38,7 +38,9 @@ def settings_fingerprint(settings: Settings) -> str:
     """What a note's rendering depends on besides the export: a change means everything."""
     values = {
         "version": __version__,
-        "notes": 2,  # notes carry a stamp of their generated part
+        # 2: notes carry a stamp of their generated part; 3: Zotero's order, its tags, the
+        # author, highlighted text literal
+        "notes": 3,
         "export": str(settings.export),
         "vault": str(settings.vault),
         "folders": [
@@ -48,6 +50,8 @@ def settings_fingerprint(settings: Settings) -> str:
         ],
         "marker": settings.marker,
         "colors": sorted((k, list(v)) for k, v in settings.colors.items()),
+        "tag_prefix": settings.tag_prefix,
+        "comment_links": settings.comment_links,
         "templates": [settings.templates.annotation.text, settings.templates.source.text],
     }
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
