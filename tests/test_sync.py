@@ -535,3 +535,28 @@ def test_an_exports_annotations_keep_the_order_they_stand_in_in_the_file(
     assert sorted(keys, key=lambda k: source.index(f"text {k}")) == keys
     orders = [frontmatter.load(note_path(vault, k))["order"] for k in keys]
     assert orders == ["00002|000000", "00002|000001", "00002|000002", "00003|000000"]
+
+
+def test_after_the_state_is_lost_a_literature_note_keeps_its_removed_annotations(
+    export_dir: Path, vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anns = [formats.Ann(k, text=f"text {k}", page=p) for k, p in [("AAAA1111", "2"),
+            ("BBBB2222", "3"), ("CCCC3333", "4")]]  # fmt: skip
+    export = export_dir / "paper.md"
+    export.write_text(formats.better_notes(anns))
+    sync_json(capsys, export_dir, vault)
+    export.write_text(formats.better_notes([anns[0], anns[2]]))  # BBBB2222 deleted in Zotero
+    assert sync_json(capsys, export_dir, vault)["annotations"]["removed"] == 1
+    (literature,) = (vault / "Zotero" / "Sources").glob("*.md")
+    line = "~~[[BBBB2222|text BBBB2222]]~~ (removed)"
+    assert line in literature.read_text()
+    before = tree(vault)
+    (db,) = (Path(os.environ["XDG_STATE_HOME"]) / "obsync").glob("*.sqlite")
+    db.unlink()
+    sync_json(capsys, export_dir, vault)
+    assert tree(vault) == before  # the line of the removed annotation is still there
+    export.write_text(formats.better_notes([anns[2]]))  # then another change
+    assert sync_json(capsys, export_dir, vault)["annotations"]["removed"] == 1
+    text = literature.read_text()
+    assert line in text and "~~[[AAAA1111|text AAAA1111]]~~ (removed)" in text
+    assert sync_json(capsys, export_dir, vault, "--full")["sources"]["updated"] == 0

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -376,6 +376,7 @@ def test_plain_prose_is_written_as_before(text: str) -> None:
 
 @given(st.from_regex(r"[A-Za-z][A-Za-z0-9 .,'\"():;?!-]*", fullmatch=True))
 def test_prose_punctuation_within_a_line_is_not_escaped(text: str) -> None:
+    assume("::" not in text)  # a Dataview inline field (``key:: value``): escaped on purpose
     assert render.literal(text, MARKER) == text
 
 

@@ -28,7 +28,7 @@ from obsync.settings.config import Settings
 from obsync.settings.templates import DEFAULT as DEFAULT_TEMPLATES
 from obsync.sync import apply, look
 from obsync.sync.batches import PAPERS_PER_BATCH, InBatches, batches
-from obsync.sync.plan import combine
+from obsync.sync.plan import combine, removed_before
 from obsync.sync.report import ALL, CHANGED, NOTHING, Report
 from obsync.sync.scope import ORDINARY, Request, settings_fingerprint
 from obsync.sync.state import Commit, StateStore
@@ -79,6 +79,11 @@ def run_sync(
         if progress is not None:
             progress(PLANNING, 0, None)
         located = look.locate_notes(settings, replace(looked, read=read), store, vault, request)
+        records = looked.records  # and, every note read, those marked removed it lost
+        if everything:
+            live = {a.key for a in read.annotations}
+            records = removed_before(vault.read_so_far(), located.sources, records, live,
+                                     settings.marker)  # fmt: skip
         if not request.dry_run:
             settings.vault.mkdir(parents=True, exist_ok=True)
             remove_temp_files(settings.vault, located.temp_files)
@@ -89,11 +94,11 @@ def run_sync(
         )  # fmt: skip
         scope = ALL if everything else CHANGED
         if request.dry_run:
-            plan = apply.dry_run(planner, batches(read, looked.records), vault)
+            plan = apply.dry_run(planner, batches(read, records), vault)
             return Report(read, plan, None, scope, vault.read)
         _try_templates(settings, planner, read, looked, vault)
         done = apply.write(
-            settings, store, vault, planner, batches(read, looked.records), looked.records,
+            settings, store, vault, planner, batches(read, records), looked.records,
             everything=everything, stop=stop, progress=progress,
         )  # fmt: skip
         report = Report(read, done.plan, done.applied, scope, vault.read)

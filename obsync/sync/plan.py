@@ -46,19 +46,21 @@ from typing import Any
 
 import yaml
 
-from obsync.model import Annotation, ExportRead, Kind, SourceInfo
+from obsync.model import NO_PAGE, Annotation, ExportRead, Kind, SourceInfo
 from obsync.settings.config import Settings
 from obsync.sync.state import Record, Snapshot
 from obsync.vault import note, render
 from obsync.vault.listing import conflict_copy_of
 from obsync.vault.names import FreeNames, attachment_name, literature_stem, safe_stem
 from obsync.vault.note import Head, MarkerProblem, Parts
-from obsync.vault.read import Found, Notes
+from obsync.vault.read import Found, NoteKey, Notes
 from obsync.vault.write import Action, ImageCopy, NoteWrite
 
 _STAMP_FORM = re.compile(r"[0-9a-f]{16}")
 STAMP = "obsync"  # the property holding the stamp of the generated part obsync wrote
 STATUS = "annotation-status"
+# The export file of a record rebuilt from a note marked removed, the state being lost.
+REMOVED_BEFORE = ":removed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,7 +428,8 @@ def decide_gone(
     the literature note (None: the user deleted its note too: nothing is shown)."""
     if found is None:  # deleted by the user: forget nothing, show nothing
         return Decision(None, replace(record, path=""), ""), None
-    removed = record.export_file in present  # its file is there, without it
+    # its file is there, without it; or its note was marked removed when the state was lost
+    removed = record.export_file in present or record.export_file == REMOVED_BEFORE
     decision = mark_removed(record, found, marker) if removed else Decision(
         found.path, record, "")  # fmt: skip
     entry = render.Entry(record.sort, record.entry, record.page, record.color or None, removed)
@@ -542,6 +545,59 @@ def make_plan(
         r for r in state.records.values() if r.kind == Kind.SOURCE and r.key not in infos
     ]
     return planner.out.plan()
+
+
+def removed_before(
+    notes: Mapping[NoteKey, Found],
+    papers: Mapping[str, PurePosixPath],
+    state: Snapshot,
+    live: Set[str],
+    marker: str,
+) -> Snapshot:
+    """``state`` with a record for each note marked removed that it does not know (it was
+    lost), so its line stays in its literature note: the paper is the one whose literature
+    note (``papers``, by key) the note's ``source`` links; the line is taken from that
+    literature note as it is."""
+    by_stem = {path.stem: key for key, path in papers.items()}
+    texts = {key: found.text for (kind, key), found in notes.items() if kind == Kind.SOURCE}
+    records = dict(state.records)
+    for (kind, key), found in notes.items():
+        if kind != Kind.ANNOTATION or key in live or (kind, key) in records:
+            continue
+        values = _removed_values(found, marker)
+        link = values.get("source") if values else None
+        paper = by_stem.get(link[2:-2]) if isinstance(link, str) and link[:2] == "[[" else None
+        if values is None or paper is None:
+            continue
+        records[(kind, key)] = _removed_record(key, found, paper, texts.get(paper, ""), values)
+    return replace(state, records=records)
+
+
+def _removed_record(
+    key: str, found: Found, paper: str, literature: str, values: Mapping[str, Any]
+) -> Record:
+    line = re.search(re.escape(f"[[{found.path.stem}") + r"(?:\|[^\]\n]*)?\]\]", literature)
+    entry = line.group(0) if line else render.wikilink(found.path.stem)
+    order, page, color = (values.get(name) for name in ("order", "page", "color"))
+    return Record(
+        Kind.ANNOTATION, key, str(found.path), "", (), REMOVED_BEFORE, paper, entry,
+        (order if isinstance(order, str) else NO_PAGE, key),
+        page if isinstance(page, str) else "", color if isinstance(color, str) else "",
+    )  # fmt: skip
+
+
+def _removed_values(found: Found, marker: str) -> dict[str, Any] | None:
+    """A note's properties if it is marked removed, else None."""
+    if f"{STATUS}: removed" not in found.text:
+        return None
+    parts = note.split(found.text, marker)
+    if isinstance(parts, MarkerProblem):
+        return None
+    try:
+        values = note.parse_head(parts.head).values()
+    except yaml.YAMLError:
+        return None
+    return values if values.get(STATUS) == "removed" else None
 
 
 @dataclass(slots=True)

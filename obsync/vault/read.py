@@ -333,6 +333,11 @@ class VaultReader:
                     self.where[(kind, key)] = note.path
                     self.texts[(kind, key)] = note
 
+    def read_so_far(self) -> Mapping[NoteKey, Found]:
+        """The notes read to find them and not asked for yet (after :meth:`find_every`:
+        every note of obsync's)."""
+        return self.texts
+
     def notes(self, keys: set[NoteKey]) -> Notes:
         """The texts of some notes of the scope, read where they were found; a note not
         there any more is looked for by key before it counts as deleted."""
