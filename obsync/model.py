@@ -79,9 +79,11 @@ NO_PAGE = "99999"  # the sort index of an annotation whose page is not known: la
 class Annotation:
     """One Zotero annotation as read from an export.
 
-    ``text`` and ``comment`` hold what the user highlighted and wrote, with the
-    exporter's escapes removed; light inline Markdown (``**``, ``*``) and
-    ``<sub>``/``<sup>`` stand for Zotero's own rich-text marks.
+    ``text`` is what the user highlighted or underlined, plain text as Zotero holds it:
+    the exporter's escapes removed, and with them the formatting the note gave it (bold,
+    italics, ``<sub>``/``<sup>``, the underline's ``<u>``), its text kept; a ``*`` in it is
+    a ``*``. ``comment`` is what the user wrote, escapes removed, rich text kept as light
+    inline Markdown (``**``, ``*``) and ``<sub>``/``<sup>`` for Zotero's own marks.
     """
 
     key: str

@@ -2,7 +2,9 @@
 
 Tests describe annotations once (``Ann``) and get the same paper as Better Notes Markdown
 (current and before 2.1.7), Zotero's Markdown export with and without links, note HTML and
-Zotero's HTML export. Comments are plain text with ``**bold**`` marks and ``\\n`` breaks.
+Zotero's HTML export. Comments are plain text with ``**bold**`` marks and ``\\n`` breaks;
+highlight texts may hold ``*italic*`` marks (italics given to the highlight in the note), which
+every writer writes as its format's italics, and ``plain`` gives the text Zotero holds.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class Ann:
     parent: str | None = "7UKARWPR"
     citation: str = "Zhao et al., 2023"
     image_key: str = "QGZ7JHTT"
+
+
+def plain(text: str) -> str:
+    """A highlight's text as Zotero holds it (and obsync reads it): the italic marks dropped."""
+    return re.sub(r"\*(.+?)\*", r"\1", text)
 
 
 def encode(value: object) -> str:
@@ -298,7 +305,8 @@ def better_notes(
             )
             out.append(f"![{alt}]({src})\\\n{citation}{comment}")
         elif ann.kind == "underline":  # Better Notes flattens underlines to plain text
-            out.append(f"“{_bn_escape(ann.text)}” {citation}{comment}")
+            italics = re.sub(r"\\\*(.+?)\\\*", r"*\1*", _bn_escape(ann.text))  # remark's
+            out.append(f"“{italics}” {citation}{comment}")
         else:
             out.append(
                 f'<span class="highlight" data-annotation="{data_annotation(ann)}" ztype="zhighlight">'

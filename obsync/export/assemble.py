@@ -4,8 +4,9 @@ Every exporter writes one annotation per paragraph in the same order: an
 anchor (the highlight, underline or image), the citation, then the comment;
 sticky notes and text boxes are a citation and a comment. A format's reader
 only has to find these elements in a paragraph and say how its text is
-escaped (``text_of``); assembling annotations, deriving stable ids for
-annotations without a key, and finding image files happen here.
+escaped (``text_of``; ``plain_of`` for a highlight's text, plain in Zotero); assembling
+annotations, deriving stable ids for annotations without a key, and finding image files
+happen here.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class ParagraphReader:
     text: str
     # Exporter text (a comment, or quoted text) -> what the user wrote: the format's escaping.
     text_of: Callable[[str], str]
+    # Exporter text of a highlight -> its text as Zotero holds it: plain, no formatting marks.
+    plain_of: Callable[[str], str]
     errors: list[InputError] = field(default_factory=list)
     seen_ids: Counter[str] = field(default_factory=Counter)
     # item key -> the best title the file gives and its rank (see titles.py)
@@ -214,9 +217,10 @@ class ParagraphReader:
         """
         if draft.citation is None:
             return None
-        before = self.text_of(draft.before).strip() if draft.before.strip() else ""
-        if before.startswith("<u>") and before.endswith("</u>"):
-            return AnnotationType.UNDERLINE, common.strip_quotes(before[3:-4]), "", {}
+        raw = draft.before.strip()
+        before = self.plain_of(raw).strip() if raw else ""
+        if raw.startswith("<u>") and raw.endswith("</u>"):  # the exporter's underline mark
+            return AnnotationType.UNDERLINE, common.strip_quotes(before), "", {}
         if before and (quote := line_quote(before, glued=_from_zotero(draft.citation))):
             return self.bare_quote, common.strip_quotes(quote), "", {}
         if (

@@ -277,7 +277,9 @@ def _literal(block: str, pos: int, name: str, out: list[str], unclosed: set[str]
     return end + len(name) + 3
 
 
-_LITERAL_TEXT = re.compile(r"[\\&<]")
+# What the Markdown after the parser would read as more than text: escapes, references,
+# tags, and the emphasis marks a highlight's plain text drops (see common.is_mark).
+_LITERAL_TEXT = re.compile(r"[\\&<*_~]")
 
 
 def _parsed(
@@ -355,6 +357,13 @@ def inner_text(node: etree._Element) -> str:
     return common.inline_text(inner_source(node), markdown=False)
 
 
+def plain_text(node: etree._Element) -> str:
+    """An element's text as plain text: line breaks kept, formatting tags dropped."""
+    if next(node.iter("br"), None) is None:
+        return "".join(cast(Iterator[str], node.itertext()))  # the parser decoded it
+    return common.inline_text(inner_source(node), markdown=False, plain=True)
+
+
 def _element(
     reader: ParagraphReader, node: etree._Element, at: int, offset: int = 0
 ) -> Element | None:
@@ -416,7 +425,7 @@ def _highlight(
     ztype = attrs.get("ztype", "")
     if not ztype and not reader.spans_without_data and "data-annotation" not in attrs:
         return None  # text in a highlight's colours, no more
-    text = common.strip_quotes(inner_text(node))
+    text = common.strip_quotes(plain_text(node))
     if "data-annotation" not in attrs:
         if ztype:  # Better Notes' highlight that lost its data: no annotation to make
             return Element("broken", at, at + 1, None, "", attrs, line=line)

@@ -166,5 +166,5 @@ def _quoted(
         return None
     if data is None:
         return None  # quoted text and a citation only: the reader makes it a keyless highlight
-    text = common.strip_quotes(reader.text_of(block[quote_start:quote_end]))
+    text = common.strip_quotes(reader.plain_of(block[quote_start:quote_end]))
     return Element("anchor", quote_start, quote_end, data, text)

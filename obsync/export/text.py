@@ -327,6 +327,10 @@ def is_quoted(text: str) -> bool:
 _HTML_TOKENS = r"""&(?P<ent>\#[0-9]{1,7};|\#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)
       | <(?P<close>/?)(?P<tag>[A-Za-z][A-Za-z0-9]*)\b(?:[^<>"']|"[^<"]*"|'[^<']*')*?/?>"""
 _MD_TOKEN = re.compile(r"\\(?P<esc>[!-/:-@\[-`{-~]) | " + _HTML_TOKENS, re.VERBOSE)
+# The same with unescaped runs of emphasis and strike-through marks, for plain text.
+_MD_PLAIN_TOKEN = re.compile(
+    r"\\(?P<esc>[!-/:-@\[-`{-~]) | (?P<mark>\*+|_+|~+) | " + _HTML_TOKENS, re.VERBOSE
+)
 # HTML has no backslash escapes: a "\\" before "<" or "&" there is text, and what follows it
 # a tag or a character reference as ever.
 _HTML_TOKEN = re.compile(_HTML_TOKENS, re.VERBOSE)
@@ -334,12 +338,14 @@ _KEPT_TAGS = {"sub", "sup", "u"}
 _MARK_TAGS = {"b": "**", "strong": "**", "i": "*", "em": "*"}
 
 
-def inline_text(source: str, *, markdown: bool) -> str:
+def inline_text(source: str, *, markdown: bool, plain: bool = False) -> str:
     """Turn exporter output into the text the user wrote, in one left-to-right pass.
 
     Backslash escapes (Markdown only) and character references are decoded
     exactly once; HTML tags become line breaks (``br``), ``**``/``*`` (bold and
     italic), stay (``sub``, ``sup``, ``u``) or are dropped (anything else).
+    ``plain`` (a highlight's text, plain in Zotero): every tag but ``br`` is dropped,
+    and in Markdown so are the exporter's emphasis marks (see ``is_mark``).
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -347,22 +353,47 @@ def inline_text(source: str, *, markdown: bool) -> str:
             return esc
         if (ent := match.group("ent")) is not None:
             return html.unescape("&" + ent)
-        tag = match.group("tag").lower()
-        closing = match.group("close")
-        if tag == "br":
-            return "\n"
-        if tag in _MARK_TAGS:
-            return _MARK_TAGS[tag]
-        if tag in _KEPT_TAGS:
-            return f"<{closing}{tag}>"
+        if plain and markdown and (run := match.group("mark")) is not None:
+            return "" if is_mark(match.string, match.start(), match.end()) else run
+        return _tag_text(match.group("tag").lower(), match.group("close"), plain=plain)
+
+    token = (_MD_PLAIN_TOKEN if plain else _MD_TOKEN) if markdown else _HTML_TOKEN
+    return token.sub(replace, source)
+
+
+def _tag_text(tag: str, closing: str, *, plain: bool) -> str:
+    if tag == "br":
+        return "\n"
+    if plain:
         return ""
+    if tag in _MARK_TAGS:
+        return _MARK_TAGS[tag]
+    if tag in _KEPT_TAGS:
+        return f"<{closing}{tag}>"
+    return ""
 
-    return (_MD_TOKEN if markdown else _HTML_TOKEN).sub(replace, source)
+
+def is_mark(text: str, start: int, end: int) -> bool:
+    """Whether the unescaped run of ``*``, ``_`` or ``~`` at ``text[start:end]`` is an
+    exporter's emphasis (or strike-through) mark: the exporters escape these characters
+    where they are text. A run with spaces (or nothing) on both sides cannot open or close
+    emphasis, nor can ``_`` inside a word: those are text however they were written."""
+    before, after = text[start - 1 : start], text[end : end + 1]
+    if not before.strip() and not after.strip():
+        return False
+    return not (text[start] == "_" and before.isalnum() and after.isalnum())
 
 
-def markdown_text(source: str) -> str:
-    """Markdown written by an exporter -> text: hard breaks (``\\`` at line end) become newlines."""
-    return inline_text(re.sub(r"\\(\r?\n)", r"\1", source), markdown=True).replace("\r\n", "\n")
+def markdown_text(source: str, *, plain: bool = False) -> str:
+    """Markdown written by an exporter -> text: hard breaks (``\\`` at line end) become
+    newlines; ``plain`` as in ``inline_text``."""
+    text = re.sub(r"\\(\r?\n)", r"\1", source)
+    return inline_text(text, markdown=True, plain=plain).replace("\r\n", "\n")
+
+
+def plain_markdown_text(source: str) -> str:
+    """A highlight's text in Markdown written by an exporter: ``markdown_text``, plain."""
+    return markdown_text(source, plain=True)
 
 
 def clean_comment(text: str) -> str:

@@ -135,7 +135,11 @@ def _unclosed_span(block: str) -> int | None:
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Better Notes Markdown file's text; never raises on bad input."""
     reader = BetterNotesReader(
-        path, root.resolve(), text.removeprefix("\ufeff"), common.markdown_text
+        path,
+        root.resolve(),
+        text.removeprefix("\ufeff"),
+        common.markdown_text,
+        common.plain_markdown_text,
     )
     fields, body_line = front_matter(reader)
     if (cut := common.unfinished_tag(reader.text, markdown=True)) is not None:

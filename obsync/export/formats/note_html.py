@@ -71,6 +71,11 @@ def _html_text(raw: str) -> str:
     return common.inline_text(raw, markdown=False)
 
 
+def _plain_html_text(raw: str) -> str:
+    """Note HTML of a highlight -> its text, plain: formatting tags dropped."""
+    return common.inline_text(raw, markdown=False, plain=True)
+
+
 def _link_data(found: list[Element]) -> list[Element]:
     """Give anchors without data what the citation and open link after them say."""
     out = list(found)
@@ -120,7 +125,9 @@ def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list
     """Read one note HTML or Zotero HTML export; never raises on bad input."""
     text = text.removeprefix("\ufeff")
     # Zotero's HTML export strips the data off highlight spans: they are annotations still.
-    reader = ParagraphReader(path, root.resolve(), text, _html_text, spans_without_data=True)
+    reader = ParagraphReader(
+        path, root.resolve(), text, _html_text, _plain_html_text, spans_without_data=True
+    )
     if (cut := common.unfinished_tag(reader.text)) is not None:
         reader.drop_unfinished_end(cut, block_start(reader.text, cut), "an HTML tag")
     elif len(_DIV_OPEN.findall(reader.text)) > len(_DIV_CLOSE.findall(reader.text)):

@@ -55,9 +55,30 @@ _ESCAPED_AT_START = re.compile(r"^\\([-+=#>])|^(\d+)\\(\.)", re.M)
 
 def markdown_text(raw: str) -> str:
     """Zotero Markdown -> text: hard breaks (two spaces) and turndown's escapes undone."""
+    return _ESCAPED_ANYWHERE.sub(r"\1", _unescaped_starts(raw))
+
+
+# Zotero escapes every "*" of text: an unescaped run is turndown's emphasis ("*", "**").
+_ESCAPED_OR_MARK = re.compile(r"\\([*`\[\]_\\])|\*+")
+
+
+def plain_text(raw: str) -> str:
+    """A highlight's text in Zotero Markdown: ``markdown_text`` without the emphasis marks
+    turndown wrote for bold and italics (a run that is no mark is text, see ``is_mark``)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if (escaped := match.group(1)) is not None:
+            return escaped
+        mark = common.is_mark(match.string, match.start(), match.end())
+        return "" if mark else match.group(0)
+
+    return _ESCAPED_OR_MARK.sub(replace, _unescaped_starts(raw))
+
+
+def _unescaped_starts(raw: str) -> str:
+    """Hard breaks as newlines, and the escapes at a line's start undone."""
     text = re.sub(r" {2,}\r?\n", "\n", raw.lstrip(" "))
-    text = _ESCAPED_AT_START.sub(lambda m: m.group(1) or m.group(2) + m.group(3), text)
-    return _ESCAPED_ANYWHERE.sub(r"\1", text)
+    return _ESCAPED_AT_START.sub(lambda m: m.group(1) or m.group(2) + m.group(3), text)
 
 
 def _paragraph_drafts(reader: ParagraphReader, block: str, line: int) -> list[Draft]:
@@ -83,7 +104,9 @@ def _elements(reader: ParagraphReader, block: str) -> list[Element]:
 
 def read_text(text: str, path: Path, root: Path) -> tuple[list[Annotation], list[InputError]]:
     """Read one Zotero Markdown export; never raises on bad input."""
-    reader = ParagraphReader(path, root.resolve(), text.removeprefix("\ufeff"), markdown_text)
+    reader = ParagraphReader(
+        path, root.resolve(), text.removeprefix("\ufeff"), markdown_text, plain_text
+    )
     if (cut := common.unfinished_link(reader.text)) is not None:
         start = common.paragraph_start(reader.text, cut)
         reader.drop_unfinished_end(cut, start, "a Zotero link")
